@@ -1,0 +1,302 @@
+"""The interface every image backend implements, with no Pipecat in it.
+
+A third-party author subclasses :class:`ImageBackend`, declares a pydantic
+settings model and :class:`~imagegen_core.Capabilities`, and writes one async
+generator, :meth:`ImageBackend._generate`. Everything every backend would
+otherwise repeat lives here instead: checking a request against the
+capabilities, collecting warnings, strict mode, turning stray exceptions into
+:class:`~imagegen_core.ImageGenError`, scrubbing secrets from messages, and
+idempotent closing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterable, Mapping
+from types import TracebackType
+from typing import Any, ClassVar, Generic, Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+
+from imagegen_core.capabilities import Capabilities
+from imagegen_core.errors import ErrorKind, ImageGenError
+from imagegen_core.redaction import redact
+from imagegen_core.request import ImageRequest
+from imagegen_core.results import GeneratedImage, GenerationWarning
+
+__all__ = ["BackendSettings", "Generation", "ImageBackend"]
+
+_log = logging.getLogger("imagegen")
+
+
+class BackendSettings(BaseModel):
+    """Base for a backend's settings: validated, immutable, with a JSON schema.
+
+    Unknown fields are rejected so a typo fails loudly. Secrets belong in
+    :class:`pydantic.SecretStr` fields: they are then hidden from ``repr`` and
+    scrubbed from every error message the backend raises.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+SettingsT = TypeVar("SettingsT", bound=BackendSettings)
+
+
+class ImageBackend(ABC, Generic[SettingsT]):
+    """An image generator behind the imagegen protocol.
+
+    Subclasses set :attr:`name` (the entry-point name), :attr:`settings_model`,
+    implement :attr:`capabilities` and :meth:`_generate`, and may override
+    :meth:`_aclose` to release connections.
+
+    Args:
+        settings: The backend's settings, as the model or a mapping of its fields.
+
+    Raises:
+        ImageGenError: ``invalid_request`` when the settings do not validate.
+    """
+
+    name: ClassVar[str]
+    """The backend's name, equal to its entry-point name."""
+    settings_model: ClassVar[type[BackendSettings]]
+    """The pydantic model of the backend's settings."""
+
+    def __init__(self, settings: SettingsT | Mapping[str, Any] | None = None) -> None:
+        self._settings: SettingsT = self._validate_settings(settings if settings is not None else {})
+        self._closed = False
+
+    # -- settings -------------------------------------------------------------
+
+    @property
+    def settings(self) -> SettingsT:
+        """The current settings (immutable; change them with :meth:`update_settings`)."""
+        return self._settings
+
+    def update_settings(self, **changes: Any) -> dict[str, Any]:
+        """Change some settings; later generations use the new values.
+
+        Returns:
+            The fields whose value actually changed, with their new values.
+
+        Raises:
+            ImageGenError: ``invalid_request`` when the result does not validate;
+                the old settings then stay in force.
+        """
+        current = dict(self._settings)
+        updated = self._validate_settings({**current, **changes})
+        changed = {k: v for k, v in dict(updated).items() if current.get(k) != v}
+        self._settings = updated
+        return changed
+
+    @classmethod
+    def settings_schema(cls) -> dict[str, Any]:
+        """The JSON schema of this backend's settings, for docs and UIs."""
+        return cls.settings_model.model_json_schema()
+
+    def _validate_settings(self, settings: SettingsT | Mapping[str, Any]) -> SettingsT:
+        try:
+            validated = self.settings_model.model_validate(settings)
+        except ValidationError as exc:
+            raise ImageGenError(
+                f"invalid settings for backend {self.name!r}: {_describe_validation(exc)}",
+                kind=ErrorKind.INVALID_REQUEST,
+                backend=self.name,
+            ) from None
+        return validated  # type: ignore[return-value]
+
+    # -- the protocol -----------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def capabilities(self) -> Capabilities:
+        """What this backend honours with its current settings."""
+
+    @abstractmethod
+    def _generate(self, request: ImageRequest) -> AsyncIterator[GeneratedImage | GenerationWarning]:
+        """Produce the images for a request that already passed the capability check.
+
+        Write it as an async generator: yield each :class:`GeneratedImage` as
+        soon as it is ready, and a :class:`GenerationWarning` for anything the
+        caller should know (fewer images than asked, say). Raise
+        :class:`ImageGenError` for failures.
+
+        Cancellation rule: if the driving task is cancelled after remote work
+        started, cancel that work before re-raising, within a bounded time;
+        :func:`imagegen_core.finish_cleanup` does the bounding.
+        """
+
+    def generate(self, request: ImageRequest, *, strict: bool = False) -> Generation:
+        """Start generating; iterate the result for images in completion order.
+
+        The request is checked against :attr:`capabilities` now, before any
+        network call.
+
+        Args:
+            request: What to generate.
+            strict: Turn warnings about unsupported settings into errors.
+
+        Raises:
+            ImageGenError: The request cannot be honoured, the backend is
+                closed, or (strict) a setting would be ignored.
+        """
+        if self._closed:
+            raise ImageGenError("backend is closed", kind=ErrorKind.INVALID_REQUEST, backend=self.name)
+        warnings = self.capabilities.check(request, backend=self.name)
+        generation = Generation(self, request, strict=strict)
+        for warning in warnings:
+            generation.add_warning(warning)
+        return generation
+
+    async def aclose(self) -> None:
+        """Release connections and other resources. Safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._aclose()
+
+    async def _aclose(self) -> None:
+        """Release resources; called once by :meth:`aclose`. Override as needed."""
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` has been called."""
+        return self._closed
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- secrets ----------------------------------------------------------------
+
+    def secret_values(self) -> Iterable[str]:
+        """Every credential this backend holds, so messages can be scrubbed of them.
+
+        The default finds :class:`~pydantic.SecretStr` settings; override to add
+        credentials kept elsewhere (and call ``super()``).
+        """
+        for value in dict(self._settings).values():
+            if isinstance(value, SecretStr):
+                yield value.get_secret_value()
+
+    def __repr__(self) -> str:
+        # Settings hide SecretStr values in their own repr.
+        return f"{type(self).__name__}(name={self.name!r}, settings={self._settings!r})"
+
+
+class Generation(AsyncIterator[GeneratedImage]):
+    """One running generation: an async iterator of images plus its warnings.
+
+    Iterate it (``async for image in backend.generate(request)``) to receive
+    each image as it is ready. :attr:`warnings` fills as the backend reports
+    settings it ignored or results that fell short. Any exception other than
+    cancellation leaves as :class:`ImageGenError`, with secrets scrubbed.
+    """
+
+    def __init__(self, backend: ImageBackend[Any], request: ImageRequest, *, strict: bool) -> None:
+        self.request = request
+        self.strict = strict
+        self.warnings: list[GenerationWarning] = []
+        self._backend = backend
+        self._source: AsyncIterator[GeneratedImage | GenerationWarning] | None = None
+        self._finished = False
+
+    def add_warning(self, warning: GenerationWarning) -> None:
+        """Record a warning, or raise it as an error in strict mode."""
+        if self.strict:
+            raise ImageGenError(
+                f"strict mode: {warning}", kind=ErrorKind.INVALID_REQUEST, backend=self._backend.name
+            )
+        _log.warning("%s: %s", self._backend.name, warning)
+        self.warnings.append(warning)
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> GeneratedImage:
+        if self._finished:
+            raise StopAsyncIteration
+        if self._source is None:
+            self._source = self._backend._generate(self.request)
+        try:
+            while True:
+                item = await anext(self._source)
+                if isinstance(item, GenerationWarning):
+                    self.add_warning(item)
+                    continue
+                return item
+        except StopAsyncIteration:
+            self._finished = True
+            raise
+        except ImageGenError as exc:
+            self._finished = True
+            await self._close_source()
+            raise self._scrubbed(exc) from exc.__cause__
+        except Exception as exc:
+            self._finished = True
+            await self._close_source()
+            raise self._wrap(exc) from None
+
+    async def collect(self) -> list[GeneratedImage]:
+        """Wait for every image and return them in completion order."""
+        return [image async for image in self]
+
+    async def aclose(self) -> None:
+        """Stop early, letting the backend's generator clean up."""
+        self._finished = True
+        await self._close_source()
+
+    async def _close_source(self) -> None:
+        source, self._source = self._source, None
+        close = getattr(source, "aclose", None)
+        if close is not None:
+            await close()
+
+    def _scrubbed(self, exc: ImageGenError) -> ImageGenError:
+        secrets = list(self._backend.secret_values())
+        message = redact(exc.message, secrets)
+        if message == exc.message and exc.backend is not None:
+            return exc
+        return ImageGenError(
+            message,
+            kind=exc.kind,
+            retryable=exc.retryable,
+            retry_after=exc.retry_after,
+            backend=exc.backend or self._backend.name,
+            status=exc.status,
+        )
+
+    def _wrap(self, exc: Exception) -> ImageGenError:
+        kind = ErrorKind.UNKNOWN
+        if isinstance(exc, TimeoutError):
+            kind = ErrorKind.TIMEOUT
+        elif isinstance(exc, ConnectionError | asyncio.IncompleteReadError):
+            kind = ErrorKind.CONNECTIVITY
+        elif _is_client_error(exc):
+            kind = ErrorKind.CONNECTIVITY
+        detail = redact(str(exc), list(self._backend.secret_values()))
+        message = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+        return ImageGenError(message, kind=kind, backend=self._backend.name)
+
+
+def _is_client_error(exc: Exception) -> bool:
+    # aiohttp is a dependency of the core, but importing it here only for an
+    # isinstance check would add its import time to every backend.
+    return any(cls.__module__.startswith("aiohttp") for cls in type(exc).__mro__)
+
+
+def _describe_validation(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in error["loc"]) or "settings"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,106 @@
+"""What a backend can honour, and how a request is checked against it.
+
+Backends differ: one takes a negative prompt, another only fixed aspect ratios.
+Instead of each backend silently dropping what it cannot do, it declares
+:class:`Capabilities` and the core compares every request with them. A setting
+the backend cannot honour at all becomes a warning on the generation (an error
+in strict mode); a value outside what it supports, such as an aspect ratio it
+does not offer or too many images, is an error before any network call.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from imagegen_core.errors import ErrorKind, ImageGenError
+from imagegen_core.request import ImageRequest, OutputFormat, parse_aspect_ratio
+from imagegen_core.results import GenerationWarning, WarningKind
+
+__all__ = ["Capabilities"]
+
+
+class Capabilities(BaseModel):
+    """The request features a backend honours.
+
+    ``aspect_ratios=None`` means any ratio is accepted; an empty set means the
+    backend has no notion of aspect ratio at all. ``output_formats`` empty means
+    the backend picks the format itself.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_images_per_call: int = Field(default=1, ge=1, description="Most images one call returns.")
+    aspect_ratios: frozenset[str] | None = Field(
+        default=None, description="Ratios accepted ('16:9'); None for any, empty for none."
+    )
+    supports_size: bool = Field(default=False, description="Exact WIDTHxHEIGHT sizes are honoured.")
+    supports_seed: bool = Field(default=False, description="A seed makes output reproducible.")
+    supports_negative_prompt: bool = Field(default=False, description="negative_prompt is used.")
+    supports_quality: bool = Field(default=False, description="quality is passed to the encoder.")
+    output_formats: frozenset[OutputFormat] = Field(
+        default_factory=frozenset, description="Formats the backend can encode to."
+    )
+
+    @field_validator("aspect_ratios")
+    @classmethod
+    def _normalise_ratios(cls, value: frozenset[str] | None) -> frozenset[str] | None:
+        if value is None:
+            return None
+        return frozenset("{}:{}".format(*parse_aspect_ratio(r)) for r in value)
+
+    def check(self, request: ImageRequest, *, backend: str | None = None) -> list[GenerationWarning]:
+        """Compare a request with these capabilities.
+
+        Returns:
+            One warning per setting the backend will ignore.
+
+        Raises:
+            ImageGenError: ``invalid_request`` when a value is outside what the
+                backend supports (too many images, an aspect ratio it does not
+                offer): ignoring those would silently return the wrong thing.
+        """
+        if request.num_images > self.max_images_per_call:
+            raise ImageGenError(
+                f"num_images={request.num_images} is more than this backend returns per call "
+                f"(at most {self.max_images_per_call})",
+                kind=ErrorKind.INVALID_REQUEST,
+                backend=backend,
+            )
+        warnings: list[GenerationWarning] = []
+
+        def unsupported(setting: str, message: str) -> None:
+            warnings.append(
+                GenerationWarning(message, kind=WarningKind.UNSUPPORTED_SETTING, setting=setting)
+            )
+
+        if request.aspect_ratio is not None and self.aspect_ratios is not None:
+            if not self.aspect_ratios:
+                unsupported("aspect_ratio", "this backend has no aspect ratio setting; ignored")
+            elif request.aspect_ratio not in self.aspect_ratios:
+                offered = ", ".join(sorted(self.aspect_ratios, key=_ratio_sort_key))
+                raise ImageGenError(
+                    f"aspect_ratio {request.aspect_ratio!r} is not offered; choose one of: {offered}",
+                    kind=ErrorKind.INVALID_REQUEST,
+                    backend=backend,
+                )
+        if request.size is not None and not self.supports_size:
+            hint = "; use aspect_ratio instead" if self.aspect_ratios != frozenset() else ""
+            unsupported("size", f"exact sizes are not supported; ignored{hint}")
+        if request.seed is not None and not self.supports_seed:
+            unsupported("seed", "seeds are not supported; output will not be reproducible")
+        if request.negative_prompt is not None and not self.supports_negative_prompt:
+            unsupported("negative_prompt", "negative prompts are not supported; ignored")
+        if request.quality is not None and not self.supports_quality:
+            unsupported("quality", "output quality is not adjustable; ignored")
+        if request.output_format is not None and request.output_format not in self.output_formats:
+            offered = ", ".join(sorted(f.value for f in self.output_formats)) or "its own choice"
+            unsupported(
+                "output_format",
+                f"{request.output_format.value} is not available; the backend returns {offered}",
+            )
+        return warnings
+
+
+def _ratio_sort_key(ratio: str) -> tuple[float, str]:
+    width, height = parse_aspect_ratio(ratio)
+    return (width / height, ratio)

@@ -1,0 +1,200 @@
+"""The provider-neutral description of what to generate.
+
+An :class:`ImageRequest` is validated once, when it is built, so that a bad
+prompt or a malformed size fails before any backend opens a connection, with a
+message that names the field. It is immutable: a backend can hold it across
+retries and polls without defending against changes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Annotated, Any, NamedTuple, Self
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+
+__all__ = [
+    "MAX_IMAGES_PER_REQUEST",
+    "MAX_PROMPT_LENGTH",
+    "ImageRequest",
+    "ImageSize",
+    "OutputFormat",
+    "parse_aspect_ratio",
+]
+
+MAX_PROMPT_LENGTH = 10_000
+"""Longest prompt accepted, in characters. Providers cap prompts far below
+this (by tokens); the limit exists to stop accidental megabyte prompts, such as
+a whole transcript forwarded by mistake, before they reach the network."""
+
+MAX_IMAGES_PER_REQUEST = 16
+"""Upper bound on ``num_images`` before any backend's own, lower, limit applies."""
+
+_ASPECT_RATIO = re.compile(r"^\s*(\d{1,4})\s*:\s*(\d{1,4})\s*$")
+_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
+_MAX_SIDE = 16_384
+
+
+class OutputFormat(StrEnum):
+    """Encoded file formats a request may ask for."""
+
+    PNG = "png"
+    JPEG = "jpeg"
+    WEBP = "webp"
+
+    @property
+    def media_type(self) -> str:
+        """The MIME type of files in this format."""
+        return f"image/{self.value}"
+
+    @classmethod
+    def parse(cls, value: str) -> OutputFormat:
+        """Read a format name the way people write it (``"JPG"``, ``"image/png"``).
+
+        Raises:
+            ValueError: The name is not a known format.
+        """
+        name = value.strip().lower().removeprefix("image/").removeprefix(".")
+        name = {"jpg": "jpeg"}.get(name, name)
+        try:
+            return cls(name)
+        except ValueError:
+            known = ", ".join(f.value for f in cls)
+            raise ValueError(f"unknown output format {value!r}; expected one of: {known}") from None
+
+
+class ImageSize(NamedTuple):
+    """Pixel dimensions, width first."""
+
+    width: int
+    height: int
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    @classmethod
+    def parse(cls, value: str | tuple[int, int] | ImageSize) -> ImageSize:
+        """Read ``"1024x768"`` or a ``(width, height)`` pair.
+
+        Raises:
+            ValueError: The value is not a size, or a side is out of range.
+        """
+        if isinstance(value, str):
+            match = _SIZE.match(value)
+            if match is None:
+                raise ValueError(f"size {value!r} is not of the form WIDTHxHEIGHT, e.g. '1024x768'")
+            width, height = int(match[1]), int(match[2])
+        else:
+            width, height = value
+        for side in (width, height):
+            if not isinstance(side, int) or isinstance(side, bool):
+                raise ValueError(f"size sides must be whole numbers, got {value!r}")
+            if not 1 <= side <= _MAX_SIDE:
+                raise ValueError(f"size sides must be between 1 and {_MAX_SIDE} pixels, got {value!r}")
+        return cls(width, height)
+
+
+def parse_aspect_ratio(value: str) -> tuple[int, int]:
+    """Split ``"16:9"`` into ``(16, 9)``.
+
+    Raises:
+        ValueError: The value is not ``W:H`` with positive whole numbers.
+    """
+    match = _ASPECT_RATIO.match(value)
+    if match is None or int(match[1]) == 0 or int(match[2]) == 0:
+        raise ValueError(
+            f"aspect ratio {value!r} is not of the form W:H with positive whole numbers, e.g. '16:9'"
+        )
+    return int(match[1]), int(match[2])
+
+
+class ImageRequest(BaseModel):
+    """What to generate, in terms every backend understands.
+
+    Settings a backend cannot honour are not errors here: the backend's
+    :class:`~imagegen_core.Capabilities` turn them into warnings on the
+    generation (or errors in strict mode). ``options`` carries backend-specific
+    inputs through untouched, for example Replicate's ``num_inference_steps``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+    prompt: Annotated[str, Field(description="What the image should show.")]
+    negative_prompt: str | None = Field(default=None, description="What the image should not show.")
+    num_images: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_IMAGES_PER_REQUEST,
+        description="How many images to generate in this call.",
+    )
+    aspect_ratio: str | None = Field(default=None, description="Width:height ratio such as '16:9'.")
+    size: ImageSize | None = Field(default=None, description="Exact pixel size, e.g. '1024x768'.")
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1, description="Seed for reproducible output.")
+    output_format: OutputFormat | None = Field(default=None, description="Encoded file format wanted.")
+    quality: int | None = Field(default=None, ge=0, le=100, description="Encoder quality, 0-100.")
+    options: Mapping[str, JsonValue] = Field(
+        default_factory=dict,
+        description="Backend-specific inputs, passed through unchanged.",
+    )
+
+    @field_validator("prompt")
+    @classmethod
+    def _check_prompt(cls, prompt: str) -> str:
+        if not prompt.strip():
+            raise ValueError("prompt must contain text, not only whitespace")
+        if len(prompt) > MAX_PROMPT_LENGTH:
+            raise ValueError(
+                f"prompt is {len(prompt)} characters long; the maximum is {MAX_PROMPT_LENGTH}"
+            )
+        return prompt
+
+    @field_validator("negative_prompt")
+    @classmethod
+    def _check_negative_prompt(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if len(value) > MAX_PROMPT_LENGTH:
+            raise ValueError(
+                f"negative_prompt is {len(value)} characters long; the maximum is {MAX_PROMPT_LENGTH}"
+            )
+        return value
+
+    @field_validator("aspect_ratio")
+    @classmethod
+    def _check_aspect_ratio(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        width, height = parse_aspect_ratio(value)
+        return f"{width}:{height}"
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _check_size(cls, value: Any) -> ImageSize | None:
+        if value is None:
+            return None
+        if isinstance(value, list):
+            value = tuple(value)
+        return ImageSize.parse(value)
+
+    @field_validator("output_format", mode="before")
+    @classmethod
+    def _check_output_format(cls, value: Any) -> OutputFormat | None:
+        if value is None or isinstance(value, OutputFormat):
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"output format must be a string, got {type(value).__name__}")
+        return OutputFormat.parse(value)
+
+    @field_validator("options")
+    @classmethod
+    def _freeze_options(cls, value: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
+        # A copy, so that a caller mutating its dict later cannot change a request in flight.
+        return dict(value)
+
+    @model_validator(mode="after")
+    def _one_way_to_shape(self) -> Self:
+        if self.aspect_ratio is not None and self.size is not None:
+            raise ValueError("give aspect_ratio or size, not both")
+        return self

@@ -1,0 +1,1 @@
+"""imagegen-replicate: the Replicate backend for imagegen (being built; see issue 4)."""

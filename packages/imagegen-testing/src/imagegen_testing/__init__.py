@@ -1,0 +1,1 @@
+"""imagegen-testing: conformance suite, VCR tooling, Replicate emulator and fake backend."""

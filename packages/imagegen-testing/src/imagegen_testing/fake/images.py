@@ -1,0 +1,64 @@
+"""Deterministic test pictures: same inputs, same bytes; different prompts, different pictures."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+
+from imagegen_core import ImageSize, OutputFormat
+from PIL import Image, ImageDraw
+
+__all__ = ["render_test_image", "size_for_aspect_ratio"]
+
+_PIL_FORMAT = {OutputFormat.PNG: "PNG", OutputFormat.JPEG: "JPEG", OutputFormat.WEBP: "WEBP"}
+
+
+def size_for_aspect_ratio(aspect_ratio: str, *, pixels: int, multiple: int = 16) -> ImageSize:
+    """The size with roughly ``pixels`` pixels and the given ``W:H`` ratio.
+
+    Sides are rounded to ``multiple``, as diffusion models do.
+    """
+    width_part, height_part = (int(p) for p in aspect_ratio.split(":"))
+    height = math.sqrt(pixels * height_part / width_part)
+    width = height * width_part / height_part
+    return ImageSize(
+        max(multiple, round(width / multiple) * multiple),
+        max(multiple, round(height / multiple) * multiple),
+    )
+
+
+def render_test_image(
+    *,
+    seed_text: str,
+    size: ImageSize,
+    output_format: OutputFormat = OutputFormat.PNG,
+    quality: int = 90,
+) -> bytes:
+    """Encode a picture whose colours and shapes derive from ``seed_text``.
+
+    Two diagonal bands and a disc make distinct prompts visibly different and
+    keep lossy formats from collapsing the picture to a flat colour.
+    """
+    digest = hashlib.sha256(seed_text.encode()).digest()
+    background = (digest[0], digest[1], digest[2])
+    band = (digest[3], digest[4], digest[5])
+    disc = (digest[6], digest[7], digest[8])
+    width, height = size
+    image = Image.new("RGB", size, background)
+    draw = ImageDraw.Draw(image)
+    offset = digest[9] % max(1, width // 2)
+    draw.polygon(
+        [(offset, 0), (offset + width // 3, 0), (width, height), (width - width // 3, height)],
+        fill=band,
+    )
+    radius = max(2, min(width, height) // (3 + digest[10] % 3))
+    cx, cy = digest[11] % width, digest[12] % height
+    draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=disc)
+    buffer = io.BytesIO()
+    pil_format = _PIL_FORMAT[output_format]
+    if output_format is OutputFormat.PNG:
+        image.save(buffer, pil_format, optimize=False)
+    else:
+        image.save(buffer, pil_format, quality=quality)
+    return buffer.getvalue()
