@@ -25,7 +25,11 @@ TEST_DIRS = [f"packages/{p}/tests" for p in PACKAGES]
 # The Pipecat releases the core is tested against: the oldest supported, the
 # first release without the private `_NotGiven` name that broke the old
 # Replicate plugin, and whatever is newest when the session runs.
-PIPECAT_VERSIONS = {"0.0.108": "pipecat-ai==0.0.108", "1.8.0": "pipecat-ai==1.8.0", "newest": "pipecat-ai<2"}
+PIPECAT_VERSIONS = {
+    "0.0.108": "pipecat-ai==0.0.108",
+    "1.8.0": "pipecat-ai==1.8.0",
+    "newest": "pipecat-ai<2",
+}
 
 
 def sync(session: nox.Session, *groups: str) -> None:
@@ -68,11 +72,19 @@ def compat(session: nox.Session, pipecat: str) -> None:
     """The core and the Replicate service against each supported Pipecat release."""
     sync(session, "dev")
     session.run_install(
-        "uv", "pip", "install", "--upgrade", PIPECAT_VERSIONS[pipecat],
+        "uv",
+        "pip",
+        "install",
+        "--upgrade",
+        PIPECAT_VERSIONS[pipecat],
         env={"VIRTUAL_ENV": session.virtualenv.location},
     )
-    session.run("python", "-c", "import pipecat.frames.frames, importlib.metadata as m; "
-                "print('pipecat-ai', m.version('pipecat-ai'))")
+    session.run(
+        "python",
+        "-c",
+        "import pipecat.frames.frames, importlib.metadata as m; "
+        "print('pipecat-ai', m.version('pipecat-ai'))",
+    )
     session.run("pytest", "-m", "not slow", *TEST_DIRS, *session.posargs)
 
 
@@ -83,8 +95,12 @@ def quickstart(session: nox.Session) -> None:
     out = Path(session.create_tmp()) / "quickstart-out"
     env = {"REPLICATE_API_TOKEN": ""} if "REPLICATE_API_TOKEN" in os.environ else {}
     session.run(
-        "python", "examples/quickstart.py", "a lighthouse at dawn, screenprint poster",
-        "--out", str(out), env=env,
+        "python",
+        "examples/quickstart.py",
+        "a lighthouse at dawn, screenprint poster",
+        "--out",
+        str(out),
+        env=env,
     )
     written = sorted(out.glob("*"))
     if not written:

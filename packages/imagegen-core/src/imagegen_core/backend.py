@@ -65,7 +65,9 @@ class ImageBackend(ABC, Generic[SettingsT]):
     """The pydantic model of the backend's settings."""
 
     def __init__(self, settings: SettingsT | Mapping[str, Any] | None = None) -> None:
-        self._settings: SettingsT = self._validate_settings(settings if settings is not None else {})
+        self._settings: SettingsT = self._validate_settings(
+            settings if settings is not None else {}
+        )
         self._closed = False
 
     # -- settings -------------------------------------------------------------
@@ -143,7 +145,9 @@ class ImageBackend(ABC, Generic[SettingsT]):
                 closed, or (strict) a setting would be ignored.
         """
         if self._closed:
-            raise ImageGenError("backend is closed", kind=ErrorKind.INVALID_REQUEST, backend=self.name)
+            raise ImageGenError(
+                "backend is closed", kind=ErrorKind.INVALID_REQUEST, backend=self.name
+            )
         warnings = self.capabilities.check(request, backend=self.name)
         generation = Generation(self, request, strict=strict)
         for warning in warnings:
@@ -214,7 +218,9 @@ class Generation(AsyncIterator[GeneratedImage]):
         """Record a warning, or raise it as an error in strict mode."""
         if self.strict:
             raise ImageGenError(
-                f"strict mode: {warning}", kind=ErrorKind.INVALID_REQUEST, backend=self._backend.name
+                f"strict mode: {warning}",
+                kind=ErrorKind.INVALID_REQUEST,
+                backend=self._backend.name,
             )
         _log.warning("%s: %s", self._backend.name, warning)
         self.warnings.append(warning)
@@ -279,18 +285,19 @@ class Generation(AsyncIterator[GeneratedImage]):
         kind = ErrorKind.UNKNOWN
         if isinstance(exc, TimeoutError):
             kind = ErrorKind.TIMEOUT
-        elif isinstance(exc, ConnectionError | asyncio.IncompleteReadError):
-            kind = ErrorKind.CONNECTIVITY
-        elif _is_client_error(exc):
+        elif _is_connectivity_error(exc):
             kind = ErrorKind.CONNECTIVITY
         detail = redact(str(exc), list(self._backend.secret_values()))
         message = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
         return ImageGenError(message, kind=kind, backend=self._backend.name)
 
 
-def _is_client_error(exc: Exception) -> bool:
-    # aiohttp is a dependency of the core, but importing it here only for an
-    # isinstance check would add its import time to every backend.
+def _is_connectivity_error(exc: Exception) -> bool:
+    if isinstance(exc, ConnectionError | asyncio.IncompleteReadError):
+        return True
+    # aiohttp's client errors: matched by module rather than imported, because
+    # importing aiohttp only for this check would add its import time to every
+    # backend that does not use it.
     return any(cls.__module__.startswith("aiohttp") for cls in type(exc).__mro__)
 
 

@@ -22,7 +22,10 @@ _log = logging.getLogger("imagegen")
 
 
 async def finish_cleanup(
-    cleanup: Awaitable[object], *, timeout: float = DEFAULT_CLEANUP_TIMEOUT, what: str = "cleanup"
+    cleanup: Awaitable[object],
+    *,
+    timeout: float = DEFAULT_CLEANUP_TIMEOUT,  # noqa: ASYNC109 - bounds the clean-up, not the caller
+    what: str = "cleanup",
 ) -> bool:
     """Run ``cleanup`` to completion even if the caller is cancelled again, bounded by ``timeout``.
 
@@ -47,7 +50,7 @@ async def finish_cleanup(
         # timeouts) and honour the new cancellation.
         task.add_done_callback(_log_failure(what))
         raise
-    except Exception as exc:  # noqa: BLE001 - clean-up must never mask the cancellation
+    except Exception as exc:
         _log.warning("%s failed: %s", what, type(exc).__name__)
         return False
     return True
@@ -60,4 +63,3 @@ def _log_failure(what: str) -> Callable[[asyncio.Future[object]], None]:
             _log.warning("%s failed: %s", what, type(error).__name__)
 
     return report
-

@@ -48,7 +48,9 @@ class Capabilities(BaseModel):
             return None
         return frozenset("{}:{}".format(*parse_aspect_ratio(r)) for r in value)
 
-    def check(self, request: ImageRequest, *, backend: str | None = None) -> list[GenerationWarning]:
+    def check(
+        self, request: ImageRequest, *, backend: str | None = None
+    ) -> list[GenerationWarning]:
         """Compare a request with these capabilities.
 
         Returns:
@@ -79,7 +81,8 @@ class Capabilities(BaseModel):
             elif request.aspect_ratio not in self.aspect_ratios:
                 offered = ", ".join(sorted(self.aspect_ratios, key=_ratio_sort_key))
                 raise ImageGenError(
-                    f"aspect_ratio {request.aspect_ratio!r} is not offered; choose one of: {offered}",
+                    f"aspect_ratio {request.aspect_ratio!r} is not offered; "
+                    f"choose one of: {offered}",
                     kind=ErrorKind.INVALID_REQUEST,
                     backend=backend,
                 )

@@ -33,7 +33,7 @@ MAX_IMAGES_PER_REQUEST = 16
 """Upper bound on ``num_images`` before any backend's own, lower, limit applies."""
 
 _ASPECT_RATIO = re.compile(r"^\s*(\d{1,4})\s*:\s*(\d{1,4})\s*$")
-_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
+_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX\u00d7]\s*(\d{1,5})\s*$")  # x or the multiplication sign
 _MAX_SIDE = 16_384
 
 
@@ -92,7 +92,9 @@ class ImageSize(NamedTuple):
             if not isinstance(side, int) or isinstance(side, bool):
                 raise ValueError(f"size sides must be whole numbers, got {value!r}")
             if not 1 <= side <= _MAX_SIDE:
-                raise ValueError(f"size sides must be between 1 and {_MAX_SIDE} pixels, got {value!r}")
+                raise ValueError(
+                    f"size sides must be between 1 and {_MAX_SIDE} pixels, got {value!r}"
+                )
         return cls(width, height)
 
 
@@ -105,7 +107,8 @@ def parse_aspect_ratio(value: str) -> tuple[int, int]:
     match = _ASPECT_RATIO.match(value)
     if match is None or int(match[1]) == 0 or int(match[2]) == 0:
         raise ValueError(
-            f"aspect ratio {value!r} is not of the form W:H with positive whole numbers, e.g. '16:9'"
+            f"aspect ratio {value!r} is not of the form W:H "
+            "with positive whole numbers, e.g. '16:9'"
         )
     return int(match[1]), int(match[2])
 
@@ -131,8 +134,12 @@ class ImageRequest(BaseModel):
     )
     aspect_ratio: str | None = Field(default=None, description="Width:height ratio such as '16:9'.")
     size: ImageSize | None = Field(default=None, description="Exact pixel size, e.g. '1024x768'.")
-    seed: int | None = Field(default=None, ge=0, le=2**63 - 1, description="Seed for reproducible output.")
-    output_format: OutputFormat | None = Field(default=None, description="Encoded file format wanted.")
+    seed: int | None = Field(
+        default=None, ge=0, le=2**63 - 1, description="Seed for reproducible output."
+    )
+    output_format: OutputFormat | None = Field(
+        default=None, description="Encoded file format wanted."
+    )
     quality: int | None = Field(default=None, ge=0, le=100, description="Encoder quality, 0-100.")
     options: Mapping[str, JsonValue] = Field(
         default_factory=dict,
@@ -157,7 +164,8 @@ class ImageRequest(BaseModel):
             return None
         if len(value) > MAX_PROMPT_LENGTH:
             raise ValueError(
-                f"negative_prompt is {len(value)} characters long; the maximum is {MAX_PROMPT_LENGTH}"
+                f"negative_prompt is {len(value)} characters long; "
+                f"the maximum is {MAX_PROMPT_LENGTH}"
             )
         return value
 

@@ -13,6 +13,8 @@ import itertools
 from collections.abc import AsyncIterator
 from typing import ClassVar
 
+from pydantic import Field, SecretStr
+
 from imagegen_core import (
     BackendSettings,
     Capabilities,
@@ -26,8 +28,6 @@ from imagegen_core import (
     OutputFormat,
     finish_cleanup,
 )
-from pydantic import Field, SecretStr
-
 from imagegen_testing.fake.images import render_test_image, size_for_aspect_ratio
 
 __all__ = ["FAKE_VALID_API_KEY", "FakeBackend", "FakeSettings"]
@@ -41,7 +41,7 @@ class FakeSettings(BackendSettings):
 
     api_key: SecretStr = Field(
         default=SecretStr(FAKE_VALID_API_KEY),
-        description="Credential; anything but the valid fake key fails with an authentication error.",
+        description="Credential; any other value than the valid fake key fails authentication.",
     )
     model: str = Field(default="fake/painter", description="Model name, echoed into metadata.")
     pixels: int = Field(default=64 * 64, ge=256, le=4096 * 4096, description="Pixels per image.")
@@ -49,9 +49,13 @@ class FakeSettings(BackendSettings):
     latency: float = Field(default=0.0, ge=0, description="Seconds before the first image.")
     latency_per_image: float = Field(default=0.0, ge=0, description="Seconds between images.")
     cancel_latency: float = Field(default=0.0, ge=0, description="Seconds the remote cancel takes.")
-    fail_with: ErrorKind | None = Field(default=None, description="Fail every generation with this kind.")
+    fail_with: ErrorKind | None = Field(
+        default=None, description="Fail every generation with this kind."
+    )
     fail_after_images: int = Field(default=0, ge=0, description="Images yielded before failing.")
-    drop_images: int = Field(default=0, ge=0, description="Return this many fewer images than asked.")
+    drop_images: int = Field(
+        default=0, ge=0, description="Return this many fewer images than asked."
+    )
 
 
 class FakeBackend(ImageBackend[FakeSettings]):
@@ -85,10 +89,14 @@ class FakeBackend(ImageBackend[FakeSettings]):
             output_formats=frozenset(OutputFormat),
         )
 
-    async def _generate(self, request: ImageRequest) -> AsyncIterator[GeneratedImage | GenerationWarning]:
+    async def _generate(
+        self, request: ImageRequest
+    ) -> AsyncIterator[GeneratedImage | GenerationWarning]:
         settings = self.settings
         if settings.api_key.get_secret_value() != FAKE_VALID_API_KEY:
-            raise ImageGenError("the API key was rejected", kind=ErrorKind.AUTHENTICATION, status=401)
+            raise ImageGenError(
+                "the API key was rejected", kind=ErrorKind.AUTHENTICATION, status=401
+            )
         job_id = f"fake-{next(self._job_ids)}"
         self.jobs_started += 1
         self.jobs_running += 1
@@ -98,17 +106,25 @@ class FakeBackend(ImageBackend[FakeSettings]):
             if count < request.num_images:
                 if count == 0:
                     raise ImageGenError(
-                        "the fake returned no images", kind=ErrorKind.CONTENT_POLICY, retryable=False
+                        "the fake returned no images",
+                        kind=ErrorKind.CONTENT_POLICY,
+                        retryable=False,
                     )
-                yield GenerationWarning(f"{request.num_images - count} of {request.num_images} images dropped")
+                yield GenerationWarning(
+                    f"{request.num_images - count} of {request.num_images} images dropped"
+                )
             for index in range(count):
                 if settings.fail_with is not None and index >= settings.fail_after_images:
-                    raise ImageGenError(f"scripted {settings.fail_with.value} failure", kind=settings.fail_with)
+                    raise ImageGenError(
+                        f"scripted {settings.fail_with.value} failure", kind=settings.fail_with
+                    )
                 if index:
                     await asyncio.sleep(settings.latency_per_image)
                 yield self._image(request, index, job_id)
             if settings.fail_with is not None and count <= settings.fail_after_images:
-                raise ImageGenError(f"scripted {settings.fail_with.value} failure", kind=settings.fail_with)
+                raise ImageGenError(
+                    f"scripted {settings.fail_with.value} failure", kind=settings.fail_with
+                )
         except asyncio.CancelledError:
             await finish_cleanup(self._cancel_job(job_id), what=f"cancelling {job_id}")
             raise
@@ -122,7 +138,9 @@ class FakeBackend(ImageBackend[FakeSettings]):
 
     def _image(self, request: ImageRequest, index: int, job_id: str) -> GeneratedImage:
         output_format = request.output_format or OutputFormat.PNG
-        size = request.size or size_for_aspect_ratio(request.aspect_ratio or "1:1", pixels=self.settings.pixels)
+        size = request.size or size_for_aspect_ratio(
+            request.aspect_ratio or "1:1", pixels=self.settings.pixels
+        )
         seed_text = "|".join(
             [request.prompt, request.negative_prompt or "", str(request.seed), str(index)]
         )

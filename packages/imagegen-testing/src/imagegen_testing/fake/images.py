@@ -6,8 +6,9 @@ import hashlib
 import io
 import math
 
-from imagegen_core import ImageSize, OutputFormat
 from PIL import Image, ImageDraw
+
+from imagegen_core import ImageSize, OutputFormat
 
 __all__ = ["render_test_image", "size_for_aspect_ratio"]
 

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 from imagegen_core import ImageBackend, hookimpl
-
 from imagegen_testing.fake.backend import FakeBackend
 
 
