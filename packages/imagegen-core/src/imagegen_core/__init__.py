@@ -9,6 +9,15 @@ from imagegen_core.cancellation import DEFAULT_CLEANUP_TIMEOUT, finish_cleanup
 from imagegen_core.capabilities import Capabilities
 from imagegen_core.errors import ErrorKind, ImageGenError
 from imagegen_core.hookspecs import hookimpl
+from imagegen_core.plugins import (
+    ENTRY_POINT_GROUP,
+    BackendInfo,
+    PluginError,
+    available_backends,
+    create_backend,
+    load_backend_class,
+    reset_plugin_cache,
+)
 from imagegen_core.redaction import redact
 from imagegen_core.request import (
     MAX_IMAGES_PER_REQUEST,
@@ -21,8 +30,10 @@ from imagegen_core.results import GeneratedImage, GenerationWarning, WarningKind
 
 __all__ = [
     "DEFAULT_CLEANUP_TIMEOUT",
+    "ENTRY_POINT_GROUP",
     "MAX_IMAGES_PER_REQUEST",
     "MAX_PROMPT_LENGTH",
+    "BackendInfo",
     "BackendSettings",
     "Capabilities",
     "ErrorKind",
@@ -34,11 +45,16 @@ __all__ = [
     "ImageRequest",
     "ImageSize",
     "OutputFormat",
+    "PluginError",
     "WarningKind",
+    "available_backends",
+    "create_backend",
     "decode_data_url",
     "finish_cleanup",
     "hookimpl",
+    "load_backend_class",
     "redact",
+    "reset_plugin_cache",
 ]
 
 __version__ = "0.1.0"

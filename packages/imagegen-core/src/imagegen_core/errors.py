@@ -103,7 +103,7 @@ class ImageGenError(Exception):
             parts.append(f"backend={self.backend!r}")
         if self.status is not None:
             parts.append(f"status={self.status}")
-        return f"ImageGenError({', '.join(parts)})"
+        return f"{type(self).__name__}({', '.join(parts)})"
 
     def __reduce__(self) -> tuple[object, ...]:
         # Keyword-only arguments do not survive the default exception pickling.
