@@ -1,1 +1,40 @@
-"""imagegen-replicate: the Replicate backend for imagegen (being built; see issue 4)."""
+"""imagegen-replicate: Replicate as an imagegen backend, and a drop-in Pipecat service.
+
+``ReplicateBackend`` is the backend (no Pipecat in it). ``ReplicateImageGenService``
+is the Pipecat service bound to it, with the constructor and ``Settings`` of the
+old ``pipecat-replicate`` plugin. It is imported on first access, so that
+``import imagegen_replicate`` never imports Pipecat: programs that only use the
+backend (the CLI, batch jobs) do not pay for it, and a Pipecat upgrade cannot
+break them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from imagegen_replicate.backend import ReplicateBackend
+from imagegen_replicate.models import DEFAULT_MODEL, ModelRef
+from imagegen_replicate.settings import DEFAULT_BASE_URL, TOKEN_ENV_VAR, ReplicateSettings
+
+if TYPE_CHECKING:
+    from imagegen_replicate.pipecat_service import ReplicateImageGenService
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MODEL",
+    "TOKEN_ENV_VAR",
+    "ModelRef",
+    "ReplicateBackend",
+    "ReplicateImageGenService",
+    "ReplicateSettings",
+]
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ReplicateImageGenService":
+        from imagegen_replicate.pipecat_service import ReplicateImageGenService
+
+        return ReplicateImageGenService
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

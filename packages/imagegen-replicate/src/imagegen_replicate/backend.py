@@ -1,0 +1,379 @@
+"""The Replicate backend: one prediction per request, images yielded as they land.
+
+The life of a generation:
+
+1. Resolve the token (setting, else ``REPLICATE_API_TOKEN``); without one,
+   fail with ``authentication`` before any request.
+2. Create the prediction in sync mode (``Prefer: wait=N``) with a
+   ``Cancel-After`` deadline, so Replicate itself stops it if we disappear.
+3. While the prediction is ``starting`` or ``processing``, poll its
+   ``urls.get`` link, waiting longer after each poll (``poll_interval`` times
+   ``poll_backoff``, up to ``poll_max_interval``) until the ``timeout``.
+   Every reply is checked for output files, and each new file is yielded at
+   once. A sync reply can arrive still ``processing`` but already holding
+   every file (often as ``data:`` URLs); then there is nothing left to wait
+   for and the generation ends without polling.
+4. On ``succeeded``, report fewer images than asked as a warning and none as
+   an error; ``failed``, ``canceled``, ``aborted`` and ``data_removed`` become
+   :class:`~imagegen_core.ImageGenError` with what Replicate said.
+
+If the driving task is cancelled (a Pipecat interruption), or the generation
+fails or is abandoned while the prediction still runs, the backend sends
+``POST /predictions/{id}/cancel`` before letting go, bounded by
+``cleanup_timeout`` (:func:`imagegen_core.finish_cleanup`), and re-raises the
+cancellation untouched. A cancellation that lands while the create request is
+still waiting in sync mode lets that request finish (it is the only way to
+learn the prediction's id), within the same bound, and then cancels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from contextlib import aclosing
+from typing import Any, ClassVar
+
+import aiohttp
+
+from imagegen_core import (
+    BackendSettings,
+    Capabilities,
+    ErrorKind,
+    GeneratedImage,
+    GenerationWarning,
+    ImageBackend,
+    ImageGenError,
+    ImageRequest,
+    finish_cleanup,
+)
+from imagegen_replicate.inputs import build_inputs, expected_outputs
+from imagegen_replicate.models import ModelRef, profile_for
+from imagegen_replicate.outputs import (
+    OutputFile,
+    UnexpectedOutput,
+    output_files,
+    to_generated_image,
+)
+from imagegen_replicate.settings import TOKEN_ENV_VAR, ReplicateSettings
+from imagegen_replicate.transport import ReplicateTransport
+
+__all__ = ["ReplicateBackend"]
+
+_log = logging.getLogger("imagegen.replicate")
+
+RUNNING = frozenset({"starting", "processing"})
+_CONTENT_POLICY = re.compile(r"nsfw|safety|content polic|inappropriate|flagged", re.IGNORECASE)
+
+
+class ReplicateBackend(ImageBackend[ReplicateSettings]):
+    """Image generation on Replicate (flux-schnell by default).
+
+    Args:
+        settings: :class:`ReplicateSettings`, or a mapping of its fields.
+        session: An aiohttp session to send requests with. It stays the
+            caller's: the backend never closes it. Without one the backend
+            opens its own on first use and closes it in :meth:`aclose`.
+
+    Raises:
+        ImageGenError: ``invalid_request`` when the settings do not validate.
+    """
+
+    name: ClassVar[str] = "replicate"
+    settings_model: ClassVar[type[BackendSettings]] = ReplicateSettings
+
+    def __init__(
+        self,
+        settings: ReplicateSettings | Mapping[str, Any] | None = None,
+        *,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        super().__init__(settings)
+        self._session = session
+        self._owns_session = session is None
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the configured model honours (flux-schnell: up to 4 images, 11 ratios...)."""
+        return profile_for(self.settings.model_ref, self.settings.capabilities).capabilities
+
+    def secret_values(self) -> Iterable[str]:
+        """The token from the settings and, when set, the one in ``REPLICATE_API_TOKEN``."""
+        yield from super().secret_values()
+        from_env = self.settings.resolve_token() if self.settings.api_token is None else None
+        if from_env:
+            yield from_env
+
+    async def _aclose(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+        self._session = None
+
+    def _session_for_use(self) -> aiohttp.ClientSession:
+        if self._session is None or (self._owns_session and self._session.closed):
+            self._session = aiohttp.ClientSession()
+            self._owns_session = True
+        elif self._session.closed:
+            raise ImageGenError(
+                "the aiohttp session given to the Replicate backend is closed",
+                kind=ErrorKind.INVALID_REQUEST,
+                backend=self.name,
+            )
+        return self._session
+
+    # -- generation -------------------------------------------------------------
+
+    async def _generate(
+        self, request: ImageRequest
+    ) -> AsyncIterator[GeneratedImage | GenerationWarning]:
+        settings = self.settings  # one snapshot for the whole generation
+        token = settings.resolve_token()
+        if token is None:
+            raise ImageGenError(
+                f"no Replicate API token: set the api_token setting or {TOKEN_ENV_VAR}",
+                kind=ErrorKind.AUTHENTICATION,
+                retryable=False,
+                backend=self.name,
+            )
+        ref = settings.model_ref
+        profile = profile_for(ref, settings.capabilities)
+        inputs = build_inputs(request, defaults=settings.inputs, profile=profile)
+        expected = expected_outputs(inputs, request)
+        output_format = inputs.get("output_format")
+        run = _Run(
+            transport=ReplicateTransport(self._session_for_use(), settings, token),
+            settings=settings,
+            ref=ref,
+            output_format=output_format if isinstance(output_format, str) else None,
+        )
+        async for item in run.images(inputs, expected):
+            yield item
+
+
+class _Run:
+    """One prediction, from create to its last image (or its cancellation)."""
+
+    def __init__(
+        self,
+        *,
+        transport: ReplicateTransport,
+        settings: ReplicateSettings,
+        ref: ModelRef,
+        output_format: str | None,
+    ) -> None:
+        self.transport = transport
+        self.settings = settings
+        self.ref = ref
+        self.output_format = output_format
+        self.prediction: dict[str, Any] | None = None
+        self.finished = False
+
+    async def images(
+        self, inputs: Mapping[str, Any], expected: int
+    ) -> AsyncIterator[GeneratedImage | GenerationWarning]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.timeout
+        wait_seconds = max(1, min(self.settings.wait_seconds, math.ceil(self.settings.timeout)))
+        self.prediction = await self._create(inputs, wait_seconds)
+        try:
+            async with aclosing(self._follow(expected, deadline)) as follow:
+                async for item in follow:
+                    yield item
+        except (asyncio.CancelledError, GeneratorExit):
+            # Interrupted, or the consumer stopped iterating: stop paying for it.
+            await self._cancel_remote("interrupted")
+            raise
+        except ImageGenError:
+            await self._cancel_remote("failed")
+            raise
+
+    async def _create(self, inputs: Mapping[str, Any], wait_seconds: int) -> dict[str, Any]:
+        create = asyncio.ensure_future(
+            self.transport.create(self.ref, inputs, wait_seconds=wait_seconds)
+        )
+        try:
+            return await asyncio.shield(create)
+        except asyncio.CancelledError:
+            # The sync-mode create may be holding the only copy of the id.
+            self.transport.abandoned.set()
+            await finish_cleanup(
+                self._cancel_once_created(create),
+                timeout=self.settings.cleanup_timeout,
+                what="cancelling the Replicate prediction being created",
+            )
+            raise
+
+    async def _cancel_once_created(self, create: asyncio.Future[dict[str, Any]]) -> None:
+        try:
+            prediction = await create
+        except ImageGenError:
+            return  # nothing was created
+        if prediction.get("status") in RUNNING:
+            self.prediction = prediction
+            await self.transport.cancel(prediction)
+            self.finished = True
+
+    async def _cancel_remote(self, why: str) -> None:
+        prediction = self.prediction
+        if self.finished or prediction is None or prediction.get("status") not in RUNNING:
+            return
+        self.transport.abandoned.set()
+        self.finished = True
+        _log.info("cancelling prediction %s (%s)", prediction.get("id"), why)
+        await finish_cleanup(
+            self.transport.cancel(prediction),
+            timeout=self.settings.cleanup_timeout,
+            what=f"cancelling Replicate prediction {prediction.get('id')}",
+        )
+
+    async def _follow(
+        self, expected: int, deadline: float
+    ) -> AsyncGenerator[GeneratedImage | GenerationWarning, None]:
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        yielded: set[int] = set()
+        interval = settings.poll_interval
+        polls = 0
+        while True:
+            prediction = self._current()
+            status = prediction.get("status")
+            if prediction.get("data_removed") is True:
+                raise self._data_removed()
+            files = self._files(prediction)
+            metadata = self._metadata(prediction)
+            for file in files:
+                if file.index in yielded:
+                    continue
+                yielded.add(file.index)
+                yield await self._image(file, metadata)
+            if status == "succeeded":
+                self.finished = True
+                break
+            if status not in RUNNING:
+                self.finished = True
+                raise self._failure(prediction)
+            if files and len(yielded) >= expected:
+                # A sync reply may carry every file before the prediction is
+                # marked done; waiting for the status would only add latency.
+                self.finished = True
+                break
+            remaining = deadline - loop.time()
+            if remaining <= 0 or (settings.max_polls is not None and polls >= settings.max_polls):
+                raise self._timed_out(prediction, polls)
+            await asyncio.sleep(min(interval, remaining))
+            interval = min(interval * settings.poll_backoff, settings.poll_max_interval)
+            self.prediction = await self.transport.get(prediction)
+            polls += 1
+        if not yielded:
+            raise ImageGenError(
+                f"prediction {prediction.get('id')} succeeded but returned no images",
+                kind=ErrorKind.CONTENT_POLICY,
+                retryable=False,
+                backend="replicate",
+            )
+        if len(yielded) < expected:
+            yield GenerationWarning(
+                f"Replicate returned {len(yielded)} of {expected} images asked for "
+                "(models drop outputs their safety checker flags)"
+            )
+
+    # -- reading replies ----------------------------------------------------------
+
+    def _current(self) -> dict[str, Any]:
+        assert self.prediction is not None  # set by _create before _follow runs
+        return self.prediction
+
+    def _files(self, prediction: Mapping[str, Any]) -> list[OutputFile]:
+        try:
+            return output_files(prediction.get("output"))
+        except UnexpectedOutput as exc:
+            raise ImageGenError(
+                f"prediction {prediction.get('id')}: {exc}",
+                kind=ErrorKind.UNKNOWN,
+                retryable=False,
+                backend="replicate",
+            ) from None
+
+    async def _image(self, file: OutputFile, metadata: Mapping[str, Any]) -> GeneratedImage:
+        try:
+            image = to_generated_image(file, output_format=self.output_format, metadata=metadata)
+        except UnexpectedOutput as exc:
+            raise ImageGenError(str(exc), kind=ErrorKind.SERVER, backend="replicate") from None
+        if self.settings.download_outputs and image.url is not None:
+            data = await self.transport.download(image.url)
+            return GeneratedImage(
+                data=data, media_type=image.media_type, index=image.index, metadata=metadata
+            )
+        return image
+
+    def _metadata(self, prediction: Mapping[str, Any]) -> dict[str, Any]:
+        metrics = prediction.get("metrics")
+        predict_time = metrics.get("predict_time") if isinstance(metrics, Mapping) else None
+        metadata: dict[str, Any] = {
+            "prediction_id": prediction.get("id"),
+            "model": prediction.get("model") or self.ref.model_name,
+            "version": prediction.get("version") or self.ref.version,
+            "status": prediction.get("status"),
+            "predict_time": predict_time if isinstance(predict_time, int | float) else None,
+        }
+        if self.ref.kind == "deployment":
+            metadata["deployment"] = self.ref.model_name
+        return metadata
+
+    def _failure(self, prediction: Mapping[str, Any]) -> ImageGenError:
+        status = prediction.get("status")
+        prediction_id = prediction.get("id")
+        error = prediction.get("error")
+        detail = error if isinstance(error, str) and error.strip() else None
+        if status == "failed":
+            kind = ErrorKind.SERVER
+            if detail is not None and _CONTENT_POLICY.search(detail):
+                kind = ErrorKind.CONTENT_POLICY
+            message = f"prediction {prediction_id} failed: {detail or 'Replicate gave no reason'}"
+            return ImageGenError(message, kind=kind, backend="replicate")
+        if status == "aborted":
+            message = (
+                f"prediction {prediction_id} was aborted: its Cancel-After deadline "
+                f"({self.settings.cancel_after_header()}) passed before it started"
+            )
+        elif status == "canceled":
+            message = (
+                f"prediction {prediction_id} was canceled on Replicate (its Cancel-After "
+                f"deadline of {self.settings.cancel_after_header()} passed, or it was "
+                "canceled from outside this backend)"
+            )
+        else:
+            return ImageGenError(
+                f"prediction {prediction_id} has an unknown status {status!r}",
+                kind=ErrorKind.UNKNOWN,
+                backend="replicate",
+            )
+        if detail:
+            message += f": {detail}"
+        return ImageGenError(message, kind=ErrorKind.CANCELED, retryable=True, backend="replicate")
+
+    def _data_removed(self) -> ImageGenError:
+        prediction = self._current()
+        self.finished = prediction.get("status") not in RUNNING
+        return ImageGenError(
+            f"prediction {prediction.get('id')} is marked data_removed: Replicate removed its "
+            "output before it could be read, so there is no image to return",
+            kind=ErrorKind.CONTENT_POLICY,
+            retryable=False,
+            backend="replicate",
+        )
+
+    def _timed_out(self, prediction: Mapping[str, Any], polls: int) -> ImageGenError:
+        settings = self.settings
+        if settings.max_polls is not None and polls >= settings.max_polls:
+            reason = f"after {polls} status polls (max_polls)"
+        else:
+            reason = f"within the {settings.timeout:g} s timeout"
+        return ImageGenError(
+            f"prediction {prediction.get('id')} did not finish {reason}; "
+            f"it was still {prediction.get('status')}",
+            kind=ErrorKind.TIMEOUT,
+            backend="replicate",
+        )

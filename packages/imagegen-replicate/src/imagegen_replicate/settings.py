@@ -1,0 +1,168 @@
+"""The Replicate backend's settings: one validated, immutable pydantic model.
+
+Every knob that shapes traffic to Replicate is here, with a bound, so a typo or
+an absurd value fails when the backend is built rather than minutes later on
+the network. Times are seconds as floats, except ``wait_seconds``, which
+Replicate itself takes as a whole number from 1 to 60.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Annotated, Self
+from urllib.parse import urlsplit
+
+from pydantic import Field, JsonValue, SecretStr, field_validator, model_validator
+
+from imagegen_core import BackendSettings, Capabilities
+from imagegen_replicate.models import DEFAULT_MODEL, ModelRef
+
+__all__ = ["DEFAULT_BASE_URL", "TOKEN_ENV_VAR", "ReplicateSettings"]
+
+DEFAULT_BASE_URL = "https://api.replicate.com/v1"
+TOKEN_ENV_VAR = "REPLICATE_API_TOKEN"  # noqa: S105 - the variable's name, not a token
+"""Read (never written) when ``api_token`` is not set."""
+
+MIN_CANCEL_AFTER = 5
+"""Replicate's shortest ``Cancel-After`` deadline, in seconds."""
+
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class ReplicateSettings(BackendSettings):
+    """How the Replicate backend talks to Replicate.
+
+    The token may be left out: it is then read from ``REPLICATE_API_TOKEN``
+    each time a generation starts (and never copied into the environment or
+    anywhere else). ``inputs`` are model inputs sent with every prediction,
+    such as flux-schnell's ``num_inference_steps`` or ``megapixels``; a
+    request's own fields and ``options`` override them.
+    """
+
+    api_token: SecretStr | None = Field(
+        default=None,
+        description=f"Replicate API token; when unset, {TOKEN_ENV_VAR} is read at use.",
+    )
+    base_url: str = Field(default=DEFAULT_BASE_URL, description="Replicate API base URL.")
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        description="'owner/name', 'owner/name:<version>', a 64-hex version id, "
+        "or 'deployments/owner/name'.",
+    )
+    inputs: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description="Model inputs sent with every prediction (request fields override them).",
+    )
+    capabilities: Capabilities | None = Field(
+        default=None,
+        description="What the model supports, for models the backend has no profile for.",
+    )
+
+    wait_seconds: int = Field(
+        default=60, ge=1, le=60, description="Prefer: wait=N, how long Replicate holds the reply."
+    )
+    timeout: Seconds = Field(
+        default=180.0, description="Deadline for one generation, from create to the last image."
+    )
+    cancel_after: Seconds | None = Field(
+        default=None,
+        description="Cancel-After deadline sent to Replicate (its minimum is 5 s); "
+        "defaults to `timeout`.",
+    )
+    poll_interval: Seconds = Field(default=0.5, description="First wait between status polls.")
+    poll_backoff: float = Field(
+        default=1.5, ge=1.0, le=10.0, description="Factor the poll wait grows by each time."
+    )
+    poll_max_interval: Seconds = Field(default=5.0, description="Longest wait between polls.")
+    max_polls: int | None = Field(
+        default=None, ge=1, description="Most status polls per generation; None for no limit."
+    )
+    request_timeout: Seconds = Field(
+        default=30.0, description="Per-request network timeout (on top of the sync wait)."
+    )
+    cleanup_timeout: Seconds = Field(
+        default=5.0, description="Most time spent cancelling a prediction on interruption."
+    )
+
+    max_attempts: int = Field(
+        default=4, ge=1, le=20, description="Tries per HTTP request, the first included."
+    )
+    max_retry_time: Seconds = Field(
+        default=30.0, description="Most time spent waiting between retries of one request."
+    )
+    retry_initial_backoff: Seconds = Field(
+        default=0.5, description="First backoff between retries (before jitter)."
+    )
+    retry_max_backoff: Seconds = Field(default=8.0, description="Longest backoff between retries.")
+
+    download_outputs: bool = Field(
+        default=False,
+        description="Fetch URL outputs and yield bytes instead of URLs.",
+    )
+    max_download_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1, description="Largest output file fetched."
+    )
+
+    @field_validator("model")
+    @classmethod
+    def _check_model(cls, value: str) -> str:
+        return str(ModelRef.parse(value))
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"base_url {value!r} must be an http(s) URL")
+        if parts.query or parts.fragment:
+            raise ValueError("base_url must not carry a query or fragment")
+        if parts.username or parts.password:
+            raise ValueError("base_url must not carry credentials; use api_token")
+        return value.strip().rstrip("/")
+
+    @field_validator("api_token")
+    @classmethod
+    def _blank_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return SecretStr(value.get_secret_value().strip())
+
+    @model_validator(mode="after")
+    def _check_polling(self) -> Self:
+        if self.poll_max_interval < self.poll_interval:
+            raise ValueError("poll_max_interval must not be below poll_interval")
+        if self.retry_max_backoff < self.retry_initial_backoff:
+            raise ValueError("retry_max_backoff must not be below retry_initial_backoff")
+        return self
+
+    # -- derived values ---------------------------------------------------------
+
+    @property
+    def model_ref(self) -> ModelRef:
+        """The parsed ``model`` setting."""
+        return ModelRef.parse(self.model)
+
+    def resolve_token(self) -> str | None:
+        """The token to send: the setting, else ``REPLICATE_API_TOKEN``, else ``None``.
+
+        Read at each use so a token exported after start-up is picked up; the
+        environment is only ever read.
+        """
+        if self.api_token is not None:
+            return self.api_token.get_secret_value()
+        from_env = os.environ.get(TOKEN_ENV_VAR, "").strip()
+        return from_env or None
+
+    def cancel_after_header(self) -> str:
+        """The ``Cancel-After`` value, in Go duration syntax (``180s``, ``1500ms``).
+
+        Without an explicit ``cancel_after`` it is the generation ``timeout``,
+        rounded up to whole seconds and raised to Replicate's 5 s minimum: a
+        prediction we would give up on anyway should not outlive us.
+        """
+        if self.cancel_after is None:
+            return f"{max(MIN_CANCEL_AFTER, math.ceil(self.timeout))}s"
+        if float(self.cancel_after).is_integer():
+            return f"{int(self.cancel_after)}s"
+        return f"{math.ceil(self.cancel_after * 1000)}ms"

@@ -1,0 +1,375 @@
+"""HTTP to Replicate's prediction endpoints, with retries that cannot double-bill.
+
+Which failures are retried, and why:
+
+* **429 Too Many Requests**, on every endpoint, creates included. Replicate
+  throttles before doing any work, so the request had no effect; we wait for
+  ``Retry-After`` (header, or the wait the body names) plus a little jitter.
+* **A connection that could not be opened** (refused, DNS failure), on every
+  endpoint: no byte of the request left this machine.
+* **5xx, time-outs and connections that broke mid-request**, only for requests
+  that are safe to repeat: ``GET`` of a prediction and ``POST .../cancel``
+  (cancelling twice is cancelling once). Creating a prediction is *not*
+  idempotent and Replicate has no idempotency key: a 500 or a reset after
+  the body was sent may still have started a prediction, and repeating the
+  request could start (and bill) a second one. Those failures are raised at
+  once as ``retryable=False`` errors whose message says so.
+
+Retries back off exponentially with jitter (tenacity), bounded both by the
+number of attempts and by the time spent, so a stuck endpoint costs at most
+``max_retry_time``. The token is sent only to the API's own origin: links in
+replies that point elsewhere are not followed with credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    stop_when_event_set,
+    wait_exponential_jitter,
+)
+
+from imagegen_core import ErrorKind, ImageGenError
+from imagegen_replicate.models import ModelRef
+from imagegen_replicate.problems import error_for_status
+from imagegen_replicate.settings import ReplicateSettings
+
+__all__ = ["MAX_REPLY_BYTES", "ReplicateTransport", "same_origin", "user_agent"]
+
+_log = logging.getLogger("imagegen.replicate")
+
+MAX_REPLY_BYTES = 256 * 1024 * 1024
+"""Largest API reply read. Sync replies may inline every image as a data: URL."""
+
+_CHUNK = 64 * 1024
+_NOT_SENT = (aiohttp.ClientConnectorError,)
+_NEVER_RETRIED = (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError)
+_DOUBLE_BILL_NOTE = (
+    "; the prediction may have been created, so the request was not repeated "
+    "(a second one could be billed twice)"
+)
+
+
+def user_agent() -> str:
+    """The ``User-Agent`` this backend sends."""
+    from imagegen_replicate import __version__
+
+    return f"imagegen-replicate/{__version__}"
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    """Whether ``url`` has the scheme, host and port of ``base_url``."""
+    a, b = urlsplit(url), urlsplit(base_url)
+    return (a.scheme.lower(), a.netloc.lower()) == (b.scheme.lower(), b.netloc.lower())
+
+
+class ReplicateTransport:
+    """One generation's HTTP conversation with Replicate.
+
+    Built per generation with a snapshot of the settings and the resolved
+    token, so a settings update mid-generation cannot change a request in
+    flight. The token is held in a private attribute and appears in no repr.
+
+    Args:
+        session: The aiohttp session to send with (not closed here).
+        settings: The settings snapshot.
+        token: The API token.
+        abandoned: When set, no further retries are started (used while the
+            driving task is being cancelled).
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        settings: ReplicateSettings,
+        token: str,
+        *,
+        abandoned: asyncio.Event | None = None,
+    ) -> None:
+        self._session = session
+        self._settings = settings
+        self._token = token
+        self._abandoned = abandoned or asyncio.Event()
+        self._backoff = wait_exponential_jitter(
+            initial=settings.retry_initial_backoff,
+            max=settings.retry_max_backoff,
+            jitter=settings.retry_initial_backoff,
+        )
+
+    def __repr__(self) -> str:
+        return f"ReplicateTransport(base_url={self._settings.base_url!r})"
+
+    @property
+    def abandoned(self) -> asyncio.Event:
+        """Set it to stop starting retries."""
+        return self._abandoned
+
+    # -- endpoints ----------------------------------------------------------------
+
+    async def create(
+        self, ref: ModelRef, inputs: Mapping[str, Any], *, wait_seconds: int
+    ) -> dict[str, Any]:
+        """Create a prediction, holding the reply up to ``wait_seconds`` (sync mode).
+
+        Returns:
+            The prediction object, in whatever state it reached.
+        """
+        settings = self._settings
+        headers = {
+            "Prefer": f"wait={wait_seconds}",
+            "Cancel-After": settings.cancel_after_header(),
+            "Content-Type": "application/json",
+        }
+        return await self._request(
+            "POST",
+            f"{settings.base_url}/{ref.create_path()}",
+            body=ref.create_body(dict(inputs)),
+            headers=headers,
+            timeout=wait_seconds + settings.request_timeout,
+            idempotent=False,
+            action=f"creating a prediction for {ref}",
+        )
+
+    async def get(self, prediction: Mapping[str, Any]) -> dict[str, Any]:
+        """Fetch the prediction again, through its ``urls.get`` link."""
+        return await self._request(
+            "GET",
+            self.prediction_url(prediction, "get"),
+            timeout=self._settings.request_timeout,
+            idempotent=True,
+            action=f"polling prediction {prediction.get('id')}",
+        )
+
+    async def cancel(self, prediction: Mapping[str, Any]) -> dict[str, Any]:
+        """Ask Replicate to cancel the prediction (``POST .../cancel``)."""
+        return await self._request(
+            "POST",
+            self.prediction_url(prediction, "cancel"),
+            timeout=self._settings.request_timeout,
+            idempotent=True,
+            action=f"cancelling prediction {prediction.get('id')}",
+        )
+
+    async def download(self, url: str) -> bytes:
+        """Fetch an output file (from ``replicate.delivery``), capped in size.
+
+        No token is sent: delivery links are capabilities in themselves, and a
+        link from a reply is not trusted with our credentials.
+        """
+        settings = self._settings
+        timeout = aiohttp.ClientTimeout(total=settings.request_timeout)
+        try:
+            async for attempt in self._retrying(idempotent=True):
+                with attempt:
+                    async with self._session.get(url, timeout=timeout) as response:
+                        body = await _read_capped(response, settings.max_download_bytes, url)
+                        if response.status >= 400:
+                            raise error_for_status(
+                                response.status,
+                                response.headers,
+                                body.decode("utf-8", "replace"),
+                                action="downloading an output file",
+                            )
+                        return body
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._transport_error(
+                exc, "downloading an output file", idempotent=True
+            ) from None
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    def prediction_url(self, prediction: Mapping[str, Any], which: str) -> str:
+        """The ``get`` or ``cancel`` link of a prediction, on the API's own origin.
+
+        The reply's ``urls`` are used when they point at ``base_url``'s origin;
+        otherwise (or when missing) the link is built from the id, so the token
+        never follows a link to another host.
+        """
+        base_url = self._settings.base_url
+        urls = prediction.get("urls")
+        link = urls.get(which) if isinstance(urls, Mapping) else None
+        if isinstance(link, str) and same_origin(link, base_url):
+            return link
+        prediction_id = prediction.get("id")
+        if not isinstance(prediction_id, str) or not prediction_id:
+            raise ImageGenError(
+                "Replicate's reply has no prediction id", kind=ErrorKind.SERVER, backend="replicate"
+            )
+        suffix = "/cancel" if which == "cancel" else ""
+        return f"{base_url}/predictions/{prediction_id}{suffix}"
+
+    # -- machinery ----------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float,  # noqa: ASYNC109 - a per-request network timeout, not the caller's
+        idempotent: bool,
+        action: str,
+    ) -> dict[str, Any]:
+        all_headers = {
+            "Authorization": f"Bearer {self._token}",
+            "Accept": "application/json",
+            "User-Agent": user_agent(),
+            **(headers or {}),
+        }
+        data = json.dumps(body).encode() if body is not None else None
+        client_timeout = aiohttp.ClientTimeout(total=timeout)
+        try:
+            async for attempt in self._retrying(idempotent=idempotent):
+                with attempt:
+                    async with self._session.request(
+                        method, url, data=data, headers=all_headers, timeout=client_timeout
+                    ) as response:
+                        raw = await _read_capped(response, MAX_REPLY_BYTES, "the API reply")
+                        text = raw.decode("utf-8", "replace")
+                        if response.status >= 400:
+                            error = error_for_status(
+                                response.status, response.headers, text, action=action
+                            )
+                            if (
+                                not idempotent
+                                and error.kind is not ErrorKind.RATE_LIMIT
+                                and (response.status >= 500 or response.status == 408)
+                            ):
+                                error = _not_retryable(error, _DOUBLE_BILL_NOTE)
+                            raise error
+                        return _json_object(text, response.status, action)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._transport_error(exc, action, idempotent=idempotent) from None
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    def _retrying(self, *, idempotent: bool) -> AsyncRetrying:
+        settings = self._settings
+        return AsyncRetrying(
+            stop=(
+                stop_after_attempt(settings.max_attempts)
+                | stop_before_delay(settings.max_retry_time)
+                | stop_when_event_set(self._abandoned)  # type: ignore[arg-type]
+            ),
+            wait=self._wait,
+            retry=retry_if_exception(lambda exc: _should_retry(exc, idempotent=idempotent)),
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome is not None else None
+        retry_after = getattr(error, "retry_after", None)
+        if isinstance(retry_after, int | float) and retry_after >= 0:
+            # Honour the server's word, plus up to 10% so that many clients
+            # told the same moment do not all return at once.
+            return float(retry_after) * (1 + random.uniform(0, 0.1))  # noqa: S311 - jitter, not crypto
+        return float(self._backoff(state))
+
+    def _transport_error(
+        self, exc: BaseException, action: str, *, idempotent: bool
+    ) -> ImageGenError:
+        sent = not isinstance(exc, _NOT_SENT)
+        if isinstance(exc, TimeoutError):
+            error = ImageGenError(
+                f"no reply from Replicate in time while {action}",
+                kind=ErrorKind.TIMEOUT,
+                backend="replicate",
+            )
+        else:
+            detail = str(exc).strip()
+            error = ImageGenError(
+                f"could not reach Replicate while {action}: {type(exc).__name__}"
+                + (f": {detail}" if detail else ""),
+                kind=ErrorKind.CONNECTIVITY,
+                backend="replicate",
+            )
+        if not idempotent and sent:
+            error = _not_retryable(error, _DOUBLE_BILL_NOTE)
+        return error
+
+
+def _should_retry(exc: BaseException, *, idempotent: bool) -> bool:
+    if isinstance(exc, ImageGenError):
+        if exc.kind is ErrorKind.RATE_LIMIT:
+            return True
+        return idempotent and exc.status is not None and (exc.status >= 500 or exc.status == 408)
+    if isinstance(exc, _NEVER_RETRIED):
+        return False
+    if isinstance(exc, _NOT_SENT):
+        return True
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return False
+    if isinstance(exc, aiohttp.ClientError | TimeoutError):
+        return idempotent
+    return False
+
+
+def _not_retryable(error: ImageGenError, note: str) -> ImageGenError:
+    return ImageGenError(
+        error.message + note,
+        kind=error.kind,
+        retryable=False,
+        retry_after=error.retry_after,
+        backend=error.backend,
+        status=error.status,
+    )
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome is not None else None
+    wait = state.next_action.sleep if state.next_action is not None else 0.0
+    reason = str(error) if isinstance(error, ImageGenError) else type(error).__name__
+    _log.info("retrying in %.2f s (attempt %d failed: %s)", wait, state.attempt_number, reason)
+
+
+async def _read_capped(response: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
+    declared = response.content_length
+    if declared is not None and declared > limit:
+        raise ImageGenError(
+            f"{what} is {declared} bytes, more than the {limit}-byte limit",
+            kind=ErrorKind.INVALID_REQUEST,
+            retryable=False,
+            backend="replicate",
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise ImageGenError(
+                f"{what} is more than the {limit}-byte limit",
+                kind=ErrorKind.INVALID_REQUEST,
+                retryable=False,
+                backend="replicate",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json_object(text: str, status: int, action: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise ImageGenError(
+            f"Replicate answered {status} while {action} with something other than a JSON object",
+            kind=ErrorKind.SERVER,
+            retryable=False,
+            backend="replicate",
+            status=status,
+        )
+    return data
