@@ -1,0 +1,289 @@
+"""The runner: start the emulator on a loopback port, expose what tests need, stop cleanly.
+
+Binding anywhere but loopback needs an explicit ``allow_non_loopback=True``:
+the emulator accepts a well-known token and would otherwise hand out images
+and accept work from the whole network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import random
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Self
+
+from aiohttp import web
+
+from imagegen_testing.emulator.app import build_app
+from imagegen_testing.emulator.faults import Fault, FaultPlan, Latency
+from imagegen_testing.emulator.ratelimit import TokenBucket
+from imagegen_testing.emulator.schema import FLUX_SCHNELL
+from imagegen_testing.emulator.state import Counters, EmulatorState, PredictionRecord
+
+__all__ = [
+    "DEFAULT_DEPLOYMENT",
+    "EMULATOR_API_TOKEN",
+    "FLUX_SCHNELL_VERSION",
+    "ReplicateEmulator",
+    "is_loopback",
+]
+
+EMULATOR_API_TOKEN = "r8_EmulatorTokenNotARealReplicateKey0000"  # noqa: S105 (a public fake)
+"""The token accepted unless told otherwise: shaped like a Replicate token, obviously fake."""
+
+FLUX_SCHNELL_VERSION = "5f24084160c9089501c1b3545d9be3c27883ae2239b6f412990e82d4a6210f8f"
+"""The version id the emulator gives flux-schnell (an arbitrary fixed 64-hex string)."""
+
+DEFAULT_DEPLOYMENT = "imagegen/flux-schnell"
+"""The deployment an emulator has unless ``deployments=`` says otherwise; it runs flux-schnell."""
+
+_SHUTDOWN_TIMEOUT = 1.0
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names only the local machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ReplicateEmulator:
+    """Replicate's HTTP API for flux-schnell, in-process.
+
+    Args:
+        api_token: The only token accepted.
+        host: Interface to bind; loopback unless ``allow_non_loopback``.
+        port: Port to bind; 0 picks a free one (see :attr:`base_url`).
+        latency: Phase and download latencies; mutable later via :attr:`latency`.
+        models: ``owner/name`` to version id; default flux-schnell only.
+        deployments: ``owner/name`` to model; default ``{DEFAULT_DEPLOYMENT: FLUX_SCHNELL}``.
+        data_urls: Sync replies carry ``data:`` URLs (Replicate, October 2024).
+        create_rate_limit: Creates allowed a minute.
+        rate_limit: Other API requests allowed a minute.
+        max_sync_wait: Cap on how long ``Prefer: wait`` holds a request (for fast tests).
+        min_cancel_after: Shortest ``Cancel-After`` accepted, in seconds (Replicate: 5).
+        seed: Seeds ids, random image seeds and fault rates, for reproducible runs.
+        allow_non_loopback: Permit a non-loopback ``host``.
+        access_log: Log each request (method, path, status; never headers).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_token: str = EMULATOR_API_TOKEN,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency: Latency | None = None,
+        models: Mapping[str, str] | None = None,
+        deployments: Mapping[str, str] | None = None,
+        data_urls: bool = False,
+        create_rate_limit: int = 600,
+        rate_limit: int = 3000,
+        max_sync_wait: float | None = None,
+        min_cancel_after: float = 5.0,
+        seed: int | None = None,
+        allow_non_loopback: bool = False,
+        access_log: bool = False,
+    ) -> None:
+        if not api_token:
+            raise ValueError("api_token must not be empty")
+        if not allow_non_loopback and not is_loopback(host):
+            raise ValueError(
+                f"refusing to bind {host!r}: not loopback (pass allow_non_loopback=True)"
+            )
+        if max_sync_wait is not None and max_sync_wait < 0:
+            raise ValueError("max_sync_wait must not be negative")
+        if min_cancel_after < 0:
+            raise ValueError("min_cancel_after must not be negative")
+        model_table = dict(models) if models is not None else {FLUX_SCHNELL: FLUX_SCHNELL_VERSION}
+        deployment_table = (
+            dict(deployments) if deployments is not None else {DEFAULT_DEPLOYMENT: FLUX_SCHNELL}
+        )
+        unknown = {model for model in deployment_table.values() if model not in model_table}
+        if unknown:
+            raise ValueError(f"deployments run unknown model(s): {', '.join(sorted(unknown))}")
+        # Not for secrets: seeded so ids, image seeds and fault rates replay identically.
+        rng = random.Random(seed)  # noqa: S311
+        self._host = host
+        self._port = port
+        self._access_log = access_log
+        self._state = EmulatorState(
+            api_token=api_token,
+            latency=latency if latency is not None else Latency(),
+            models=model_table,
+            deployments=deployment_table,
+            data_urls=data_urls,
+            max_sync_wait=max_sync_wait,
+            min_cancel_after=min_cancel_after,
+            create_limit=TokenBucket(create_rate_limit),
+            other_limit=TokenBucket(rate_limit),
+            rng=rng,
+            faults=FaultPlan(rng=random.Random(rng.random())),  # noqa: S311
+        )
+        self._runner: web.AppRunner | None = None
+
+    def __repr__(self) -> str:
+        where = self._state.origin or f"http://{self._host}:{self._port} (not started)"
+        return f"ReplicateEmulator({where})"
+
+    @property
+    def origin(self) -> str:
+        """``http://host:port`` (only once started)."""
+        if not self._state.origin:
+            raise RuntimeError("the emulator is not started")
+        return self._state.origin
+
+    @property
+    def base_url(self) -> str:
+        """What a client uses as Replicate's base URL: ``http://host:port/v1``."""
+        return f"{self.origin}/v1"
+
+    @property
+    def api_token(self) -> str:
+        """The token the emulator accepts."""
+        return self._state.api_token
+
+    @property
+    def latency(self) -> Latency:
+        """Latencies for predictions created from now on and files served from now on."""
+        return self._state.latency
+
+    @latency.setter
+    def latency(self, value: Latency) -> None:
+        self._state.latency = value
+
+    @property
+    def data_urls(self) -> bool:
+        """Whether sync replies carry ``data:`` URLs."""
+        return self._state.data_urls
+
+    @data_urls.setter
+    def data_urls(self, value: bool) -> None:
+        self._state.data_urls = value
+
+    @property
+    def max_sync_wait(self) -> float | None:
+        """Cap on how long ``Prefer: wait`` holds a request."""
+        return self._state.max_sync_wait
+
+    @max_sync_wait.setter
+    def max_sync_wait(self, value: float | None) -> None:
+        self._state.max_sync_wait = value
+
+    @property
+    def models(self) -> Mapping[str, str]:
+        """``owner/name`` to version id."""
+        return self._state.models
+
+    @property
+    def deployments(self) -> Mapping[str, str]:
+        """Deployment ``owner/name`` to the model it runs."""
+        return self._state.deployments
+
+    @property
+    def faults(self) -> FaultPlan:
+        """Scripted faults and fault rates."""
+        return self._state.faults
+
+    @property
+    def counters(self) -> Counters:
+        """What happened so far."""
+        return self._state.counters
+
+    @property
+    def predictions(self) -> Mapping[str, PredictionRecord]:
+        """Every prediction by id."""
+        return self._state.store
+
+    def script(self, *faults: Fault, times: int = 1) -> None:
+        """Apply ``faults`` together to the next ``times`` requests they fit.
+
+        See :meth:`FaultPlan.script`.
+        """
+        self._state.faults.script(*faults, times=times)
+
+    def remove_data(self, prediction_id: str) -> None:
+        """Remove a prediction's input, output and logs, as Replicate does after an hour."""
+        self._state.store[prediction_id].remove_data()
+
+    async def wait_idle(self, within: float = 5.0) -> None:
+        """Return once no prediction is running.
+
+        Raises:
+            TimeoutError: Predictions were still running after ``within`` seconds.
+        """
+        deadline = time.monotonic() + within
+        while self._state.store.running:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"{self._state.store.running} prediction(s) still running after {within}s"
+                )
+            await asyncio.sleep(0.005)
+
+    async def _stop_predictions(self) -> None:
+        records = list(self._state.store.values())
+        for record in records:
+            for timer in record.timers:
+                timer.cancel()
+            record.timers.clear()
+        tasks = [
+            record.task for record in records if record.task is not None and not record.task.done()
+        ]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def reset(self) -> None:
+        """Cancel running predictions and forget predictions, counters and faults."""
+        await self._stop_predictions()
+        self._state.store.clear()
+        self._state.counters = Counters(self._state.store)
+        self._state.faults.clear()
+
+    async def start(self) -> None:
+        """Listen; :attr:`base_url` is valid afterwards."""
+        if self._runner is not None:
+            raise RuntimeError("the emulator is already started")
+        runner = web.AppRunner(
+            build_app(self._state),
+            access_log=logging.getLogger("aiohttp.access") if self._access_log else None,
+            shutdown_timeout=_SHUTDOWN_TIMEOUT,
+        )
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self._host, self._port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        host, port = runner.addresses[0][:2]
+        shown = f"[{host}]" if ":" in host else host
+        self._state.origin = f"http://{shown}:{port}"
+
+    async def stop(self) -> None:
+        """Cancel running predictions and stop listening (safe to call twice)."""
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        await self._stop_predictions()
+        await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -1,0 +1,332 @@
+"""What the emulator remembers: predictions and the counters tests assert on.
+
+The prediction record is the single source of truth for a prediction's
+state; the HTTP layer only renders it (:meth:`PredictionRecord.to_json`) and
+the lifecycle only moves it forward. Counters stand in for Replicate's
+dashboard: a test proves a cancel really reached the server, or that no
+request was sent at all, by reading them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import string
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from imagegen_testing.emulator.faults import FaultKind, FaultPlan, Latency, Route
+from imagegen_testing.emulator.images import data_url
+from imagegen_testing.emulator.ratelimit import TokenBucket
+from imagegen_testing.emulator.schema import FluxSchnellInput
+
+__all__ = [
+    "Counters",
+    "EmulatorState",
+    "PredictionPlan",
+    "PredictionRecord",
+    "PredictionStore",
+    "Status",
+]
+
+
+class Status(StrEnum):
+    """Replicate's prediction statuses."""
+
+    STARTING = "starting"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    ABORTED = "aborted"
+
+    @property
+    def terminal(self) -> bool:
+        """Whether the prediction will never change again (apart from data removal)."""
+        return self not in {Status.STARTING, Status.PROCESSING}
+
+
+def _timestamp(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class PredictionPlan:
+    """How one prediction will go, fixed at creation from latency and faults."""
+
+    queue: float = 0.0
+    predict: float = 0.0
+    upload: float = 0.0
+    error: str | None = None
+    nsfw_dropped: int = 0
+    data_removed_after: float | None = None
+    data_urls: bool = False
+
+
+@dataclass(eq=False)
+class PredictionRecord:
+    """One prediction, as the emulator holds it."""
+
+    id: str
+    route: Route
+    model: str
+    version: str
+    """What the ``version`` field shows: a 64-hex id, or ``"hidden"`` for official-model creates."""
+    input: dict[str, Any]
+    options: FluxSchnellInput
+    seed: int
+    plan: PredictionPlan
+    origin: str
+    file_key: str
+    deployment: str | None = None
+    prefer_wait: int | None = None
+    cancel_after: float | None = None
+    status: Status = Status.STARTING
+    logs: list[str] = field(default_factory=list)
+    error: str | None = None
+    files: list[bytes] = field(default_factory=list)
+    data_removed: bool = False
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started_at: datetime | None = None
+    outputs_at: datetime | None = None
+    completed_at: datetime | None = None
+    canceled_by: str | None = None
+    """``"user"`` (cancel endpoint) or ``"deadline"`` (``Cancel-After``) when it was ended early."""
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the prediction is terminal or its outputs are ready: what a sync reply waits for."""
+    task: asyncio.Task[None] | None = None
+    timers: list[asyncio.TimerHandle] = field(default_factory=list)
+    _started_clock: float | None = None
+    _outputs_clock: float | None = None
+    _completed_clock: float = 0.0
+    _created_clock: float = field(default_factory=time.monotonic)
+
+    @property
+    def deadline(self) -> datetime | None:
+        """When ``Cancel-After`` ends the prediction, if it was sent."""
+        if self.cancel_after is None:
+            return None
+        return self.created_at + timedelta(seconds=self.cancel_after)
+
+    @property
+    def media_type(self) -> str:
+        """MIME type of the output files."""
+        return self.options.image_format.media_type
+
+    @property
+    def output_ready(self) -> bool:
+        """Whether the output files exist (they may still be "uploading")."""
+        return bool(self.files) and not self.data_removed
+
+    def file_url(self, index: int) -> str:
+        """The delivery URL of output ``index``."""
+        return f"{self.origin}/delivery/{self.file_key}/out-{index}.{self.options.output_format}"
+
+    def output(self, *, as_data_urls: bool = False) -> list[str] | None:
+        """The ``output`` field: file or ``data:`` URLs; ``None`` before outputs, after removal."""
+        if not self.output_ready:
+            return None
+        if as_data_urls:
+            return [data_url(data, self.media_type) for data in self.files]
+        return [self.file_url(index) for index in range(len(self.files))]
+
+    def mark_processing(self) -> None:
+        """A worker picked the prediction up."""
+        self.status = Status.PROCESSING
+        self.started_at = datetime.now(UTC)
+        self._started_clock = time.monotonic()
+
+    def mark_outputs(self, files: list[bytes]) -> None:
+        """The model produced ``files``; a sync reply may now return them."""
+        self.files = files
+        self.outputs_at = datetime.now(UTC)
+        self._outputs_clock = time.monotonic()
+        self.settled.set()
+
+    def finish(self, status: Status, *, error: str | None = None) -> None:
+        """Move to a terminal ``status`` (only the first call counts)."""
+        if self.status.terminal:
+            return
+        self.status = status
+        self.error = error
+        self.completed_at = datetime.now(UTC)
+        self._completed_clock = time.monotonic()
+        for timer in self.timers:
+            timer.cancel()
+        self.timers.clear()
+        self.settled.set()
+
+    def remove_data(self) -> None:
+        """Drop input, output and logs, as Replicate does an hour after completion."""
+        self.data_removed = True
+        self.input = {}
+        self.files = []
+        self.logs = []
+
+    def metrics(self) -> dict[str, float | int]:
+        """``metrics`` for a terminal prediction: predict and total time, image count on success."""
+        if not self.status.terminal:
+            return {}
+        completed = self._completed_clock
+        metrics: dict[str, float | int] = {"total_time": round(completed - self._created_clock, 6)}
+        if self._started_clock is not None:
+            end = self._outputs_clock if self._outputs_clock is not None else completed
+            metrics["predict_time"] = round(end - self._started_clock, 6)
+        if self.status is Status.SUCCEEDED and not self.data_removed:
+            metrics["image_count"] = len(self.files)
+        return metrics
+
+    def to_json(self, *, as_data_urls: bool = False) -> dict[str, Any]:
+        """The prediction object as Replicate's API returns it."""
+        get_url = f"{self.origin}/v1/predictions/{self.id}"
+        body: dict[str, Any] = {
+            "id": self.id,
+            "model": self.model,
+            "version": self.version,
+            "input": self.input,
+            "logs": "".join(f"{line}\n" for line in self.logs),
+            "output": self.output(as_data_urls=as_data_urls),
+            "data_removed": self.data_removed,
+            "error": self.error,
+            "status": self.status.value,
+            "source": "api",
+            "created_at": _timestamp(self.created_at),
+            "started_at": _timestamp(self.started_at),
+            "completed_at": _timestamp(self.completed_at),
+            "urls": {
+                "get": get_url,
+                "cancel": f"{get_url}/cancel",
+                "web": f"{self.origin}/p/{self.id}",
+            },
+            "metrics": self.metrics(),
+        }
+        if self.deployment is not None:
+            body["deployment"] = self.deployment
+        if self.deadline is not None:
+            body["deadline"] = _timestamp(self.deadline)
+        return body
+
+
+class Counters:
+    """What happened, for tests to assert on. ``predictions_running`` is live."""
+
+    def __init__(self, store: PredictionStore) -> None:
+        self._store = store
+        self.requests: Counter[Route] = Counter()
+        """Requests received, by route (including rejected and faulted ones)."""
+        self.responses: Counter[int] = Counter()
+        """Replies sent, by HTTP status (connection resets are not replies)."""
+        self.faults_injected: Counter[FaultKind] = Counter()
+        """Faults applied, by kind."""
+        self.predictions_created = 0
+        self.cancels_received = 0
+        self.throttled = 0
+        """Replies refused by the emulator's own rate limiter (not scripted 429s)."""
+        self.files_with_authorization = 0
+        """File downloads that carried an ``Authorization`` header (a token leak to the CDN)."""
+
+    @property
+    def predictions_running(self) -> int:
+        """Predictions not yet terminal."""
+        return self._store.running
+
+    @property
+    def total_requests(self) -> int:
+        """Requests received on every route."""
+        return sum(self.requests.values())
+
+    def __repr__(self) -> str:
+        fields = {
+            "requests": {route.value: n for route, n in self.requests.items()},
+            "predictions_created": self.predictions_created,
+            "cancels_received": self.cancels_received,
+            "predictions_running": self.predictions_running,
+            "responses": dict(self.responses),
+            "faults_injected": {kind.value: n for kind, n in self.faults_injected.items()},
+        }
+        return "Counters(" + ", ".join(f"{name}={value}" for name, value in fields.items()) + ")"
+
+
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+class PredictionStore(Mapping[str, PredictionRecord]):
+    """Every prediction by id, plus the lookup of output files by delivery key."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self._by_id: dict[str, PredictionRecord] = {}
+        self._by_file_key: dict[str, PredictionRecord] = {}
+
+    def __getitem__(self, prediction_id: str) -> PredictionRecord:
+        return self._by_id[prediction_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_id)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def new_id(self, length: int = 26) -> str:
+        """A fresh identifier shaped like Replicate's (lower-case letters and digits)."""
+        while True:
+            candidate = "".join(self._rng.choice(_ID_ALPHABET) for _ in range(length))
+            if candidate not in self._by_id and candidate not in self._by_file_key:
+                return candidate
+
+    def add(self, record: PredictionRecord) -> None:
+        """Remember ``record``."""
+        self._by_id[record.id] = record
+        self._by_file_key[record.file_key] = record
+
+    def by_file_key(self, key: str) -> PredictionRecord | None:
+        """The prediction whose delivery URLs use ``key``."""
+        return self._by_file_key.get(key)
+
+    @property
+    def running(self) -> int:
+        """Predictions not yet terminal."""
+        return sum(not record.status.terminal for record in self._by_id.values())
+
+    def clear(self) -> None:
+        """Forget everything (tasks must already be finished)."""
+        self._by_id.clear()
+        self._by_file_key.clear()
+
+
+@dataclass
+class EmulatorState:
+    """Everything the routes read and change: configuration, predictions, counters, faults."""
+
+    api_token: str
+    latency: Latency
+    models: dict[str, str]
+    """``owner/name`` to 64-hex version id."""
+    deployments: dict[str, str]
+    """``owner/name`` of a deployment to the model it runs."""
+    data_urls: bool
+    max_sync_wait: float | None
+    min_cancel_after: float
+    create_limit: TokenBucket
+    other_limit: TokenBucket
+    rng: random.Random
+    faults: FaultPlan
+    store: PredictionStore = field(init=False)
+    counters: Counters = field(init=False)
+    origin: str = ""
+    """``http://host:port`` once the server listens."""
+
+    def __post_init__(self) -> None:
+        self.store = PredictionStore(self.rng)
+        self.counters = Counters(self.store)
+
+    def model_for_version(self, version_id: str) -> str | None:
+        """The model a version id belongs to."""
+        return next((name for name, version in self.models.items() if version == version_id), None)
