@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from imagegen_core import Capabilities, ImageRequest, OutputFormat
 from imagegen_replicate.inputs import build_inputs, expected_outputs
 from imagegen_replicate.models import DEFAULT_MODEL, ModelRef, profile_for
-from imagegen_core import Capabilities, ImageRequest, OutputFormat
 
 FLUX = profile_for(ModelRef.parse(DEFAULT_MODEL))
 GENERIC = profile_for(ModelRef.parse("someone/some-model"))

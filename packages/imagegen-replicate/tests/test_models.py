@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from imagegen_core import Capabilities, OutputFormat
 from imagegen_replicate.models import (
     DEFAULT_MODEL,
     FLUX_SCHNELL_ASPECT_RATIOS,
@@ -11,7 +12,6 @@ from imagegen_replicate.models import (
     ModelRef,
     profile_for,
 )
-from imagegen_core import Capabilities, OutputFormat
 
 VERSION = "5599ed30703defd1d160a25a63321b4dec97101d98b4674bcc56e41f62f35637"
 
@@ -76,8 +76,10 @@ def test_flux_schnell_capabilities_are_honest() -> None:
     assert caps.max_images_per_call == 4
     assert caps.aspect_ratios == FLUX_SCHNELL_ASPECT_RATIOS
     assert len(FLUX_SCHNELL_ASPECT_RATIOS) == 11
-    assert caps.supports_seed and caps.supports_quality
-    assert not caps.supports_negative_prompt and not caps.supports_size
+    assert caps.supports_seed
+    assert caps.supports_quality
+    assert not caps.supports_negative_prompt
+    assert not caps.supports_size
     assert caps.output_formats == frozenset(OutputFormat)
 
 

@@ -53,9 +53,7 @@ def test_problem_json_detail_is_in_the_message() -> None:
             ],
         }
     )
-    error = error_for_status(
-        422, {"Content-Type": PROBLEM}, body, action="creating a prediction"
-    )
+    error = error_for_status(422, {"Content-Type": PROBLEM}, body, action="creating a prediction")
     assert error.kind is ErrorKind.INVALID_REQUEST
     assert error.status == 422
     assert not error.retryable

@@ -148,8 +148,9 @@ class ReplicateBackend(ImageBackend[ReplicateSettings]):
             ref=ref,
             output_format=output_format if isinstance(output_format, str) else None,
         )
-        async for item in run.images(inputs, expected):
-            yield item
+        async with aclosing(run.images(inputs, expected)) as images:
+            async for item in images:
+                yield item
 
 
 class _Run:
@@ -172,7 +173,7 @@ class _Run:
 
     async def images(
         self, inputs: Mapping[str, Any], expected: int
-    ) -> AsyncIterator[GeneratedImage | GenerationWarning]:
+    ) -> AsyncGenerator[GeneratedImage | GenerationWarning, None]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.timeout
         wait_seconds = max(1, min(self.settings.wait_seconds, math.ceil(self.settings.timeout)))

@@ -39,10 +39,12 @@ from tenacity import (
     stop_after_attempt,
     stop_before_delay,
     stop_when_event_set,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from imagegen_core import ErrorKind, ImageGenError
+from imagegen_core.downloads import download
 from imagegen_replicate.models import ModelRef
 from imagegen_replicate.problems import error_for_status
 from imagegen_replicate.settings import ReplicateSettings
@@ -103,11 +105,9 @@ class ReplicateTransport:
         self._settings = settings
         self._token = token
         self._abandoned = abandoned or asyncio.Event()
-        self._backoff = wait_exponential_jitter(
-            initial=settings.retry_initial_backoff,
-            max=settings.retry_max_backoff,
-            jitter=settings.retry_initial_backoff,
-        )
+        self._backoff = wait_exponential(
+            multiplier=settings.retry_initial_backoff, max=settings.retry_max_backoff
+        ) + wait_random(0, settings.retry_initial_backoff)
 
     def __repr__(self) -> str:
         return f"ReplicateTransport(base_url={self._settings.base_url!r})"
@@ -170,25 +170,15 @@ class ReplicateTransport:
         link from a reply is not trusted with our credentials.
         """
         settings = self._settings
-        timeout = aiohttp.ClientTimeout(total=settings.request_timeout)
-        try:
-            async for attempt in self._retrying(idempotent=True):
-                with attempt:
-                    async with self._session.get(url, timeout=timeout) as response:
-                        body = await _read_capped(response, settings.max_download_bytes, url)
-                        if response.status >= 400:
-                            raise error_for_status(
-                                response.status,
-                                response.headers,
-                                body.decode("utf-8", "replace"),
-                                action="downloading an output file",
-                            )
-                        return body
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise self._transport_error(
-                exc, "downloading an output file", idempotent=True
-            ) from None
-        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+        fetched = await download(
+            self._session,
+            url,
+            max_bytes=settings.max_download_bytes,
+            timeout=aiohttp.ClientTimeout(total=settings.request_timeout),
+            attempts=settings.max_attempts,
+            backoff=settings.retry_initial_backoff,
+        )
+        return fetched.data
 
     def prediction_url(self, prediction: Mapping[str, Any], which: str) -> str:
         """The ``get`` or ``cancel`` link of a prediction, on the API's own origin.
