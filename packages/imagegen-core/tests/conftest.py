@@ -26,8 +26,10 @@ from imagegen_core.plugin_config import (
 )
 from imagegen_core.plugins import ENTRY_POINT_GROUP, reset_plugin_cache
 
-# A complete, working plugin module. ``{name}`` is the backend name.
+# A complete, working plugin module. ``{name}`` is the backend name. Its images
+# are JSON echoing the settings and options they were made with, or ``url``.
 GOOD_PLUGIN = """
+import json
 from collections.abc import AsyncIterator
 from typing import ClassVar
 
@@ -38,7 +40,9 @@ from imagegen_core import (
 
 class Settings(BackendSettings):
     colour: str = "red"
+    tags: list[str] = []
     url: str | None = None
+    count: int | None = None
 
 
 class Backend(ImageBackend[Settings]):
@@ -50,11 +54,14 @@ class Backend(ImageBackend[Settings]):
         return Capabilities(max_images_per_call=2, supports_seed=True)
 
     async def _generate(self, request: ImageRequest) -> AsyncIterator[GeneratedImage]:
-        for index in range(request.num_images):
-            if self.settings.url is not None:
-                yield GeneratedImage(url=self.settings.url, index=index)
-            else:
-                yield GeneratedImage(data=self.settings.colour.encode(), index=index)
+        settings = self.settings
+        count = request.num_images if settings.count is None else settings.count
+        for index in range(count):
+            if settings.url is not None:
+                yield GeneratedImage(url=settings.url, index=index)
+                continue
+            echo = {"colour": settings.colour, "tags": settings.tags, "options": request.options}
+            yield GeneratedImage(data=json.dumps(echo).encode(), index=index)
 
 
 @hookimpl

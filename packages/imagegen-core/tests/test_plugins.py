@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 import sys
@@ -538,7 +539,7 @@ async def test_create_backend_passes_settings_and_generates(plugins: Any) -> Non
     images = await backend.generate(ImageRequest(prompt="p", num_images=2)).collect()
     await backend.aclose()
 
-    assert [image.data for image in images] == [b"blue", b"blue"]
+    assert [json.loads(image.data or b"")["colour"] for image in images] == ["blue", "blue"]
 
 
 def test_create_backend_passes_constructor_keywords(plugins: Any) -> None:

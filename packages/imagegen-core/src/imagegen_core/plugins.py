@@ -206,8 +206,9 @@ def _choose(name: str | None, installed: Mapping[str, list[EntryPoint]]) -> str:
         return names[0]
     if names:
         raise PluginError(
-            f"several imagegen backends are installed ({listing}); choose one by name, "
-            f"e.g. create_backend({names[0]!r}), or set {ENV_BACKEND}"
+            f"several imagegen backends are installed ({listing}); choose one by name "
+            f"(create_backend({names[0]!r}), `imagegen generate --backend {names[0]}`) "
+            f"or set {ENV_BACKEND}={names[0]}"
         )
     hidden = sorted(set(installed) - set(names))
     why = (
