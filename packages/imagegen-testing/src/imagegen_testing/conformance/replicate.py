@@ -1,0 +1,148 @@
+"""Replicate as a cassette source: the bundled emulator by default, the real API on request.
+
+Recording against the emulator needs no account, costs nothing and can be
+made to fail on cue (a failed prediction, a prediction slow enough to cancel).
+Recording against the real API needs both ``REPLICATE_API_TOKEN`` and the
+explicit opt-in ``IMAGEGEN_RECORD_LIVE=1``: a token in someone's shell must
+never turn a test run into billed predictions by itself.
+
+Either way the cassettes come out alike: the emulator's loopback addresses are
+rewritten to ``https://api.replicate.com/v1`` and ``https://replicate.delivery/``,
+so replay needs neither the emulator nor a network, and the backend replays
+with its default ``base_url``.
+
+This module imports neither the emulator nor imagegen-replicate until a
+provider starts: the Replicate backend is not a dependency of imagegen-testing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import SecretStr
+
+from imagegen_testing.conformance.providers import LiveProvider
+from imagegen_testing.conformance.scenarios import Scenario
+from imagegen_testing.vcr.commands import LIVE_OPT_IN
+
+__all__ = ["REPLICATE_API", "REPLICATE_DELIVERY", "ReplicateProvider"]
+
+REPLICATE_API = "https://api.replicate.com/v1"
+"""The canonical API base URL written into cassettes."""
+REPLICATE_DELIVERY = "https://replicate.delivery/"
+"""The canonical file host written into cassettes."""
+REPLICATE_WEB = "https://replicate.com"
+"""Where any other emulator URL (a prediction's ``urls.web``) is pointed."""
+TOKEN_VARIABLE = "REPLICATE_API_TOKEN"  # noqa: S105  (a variable name, not a token)
+
+
+class ReplicateProvider(LiveProvider):
+    """Points a Replicate backend at the emulator, or at the live API when opted in.
+
+    Scenarios the emulator scripts: ``FAILURE`` is a failed prediction with
+    ``failure_error``; ``CANCEL`` is a prediction that takes ``slow_predict``
+    seconds, so the test can cancel it mid-way.
+
+    Args:
+        slow_predict: Predict time of the ``CANCEL`` scenario's prediction.
+        failure_error: The ``error`` of the ``FAILURE`` scenario's prediction.
+        token_setting: The backend setting that takes the API token.
+        base_url_setting: The backend setting that takes the API base URL.
+        environ: Where to read the live opt-in and the token (tests pass a dict).
+        emulator_options: Extra keyword arguments for ``ReplicateEmulator``.
+
+    Raises:
+        ValueError: ``IMAGEGEN_RECORD_LIVE=1`` without ``REPLICATE_API_TOKEN``.
+    """
+
+    def __init__(
+        self,
+        *,
+        slow_predict: float = 30.0,
+        failure_error: str = "CUDA out of memory (scripted by the conformance suite)",
+        token_setting: str = "api_token",  # noqa: S107  (a setting name)
+        base_url_setting: str = "base_url",
+        environ: Mapping[str, str] | None = None,
+        emulator_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        environ = os.environ if environ is None else environ
+        self.live = environ.get(LIVE_OPT_IN, "").strip() == "1"
+        token = environ.get(TOKEN_VARIABLE, "").strip()
+        if self.live and not token:
+            raise ValueError(
+                f"{LIVE_OPT_IN}=1 records against the live API and needs {TOKEN_VARIABLE}"
+            )
+        self._live_token = SecretStr(token) if self.live else None
+        self.slow_predict = slow_predict
+        self.failure_error = failure_error
+        self._token_setting = token_setting
+        self._base_url_setting = base_url_setting
+        self._emulator_options = dict(emulator_options or {})
+        self.emulator: Any = None
+
+    def cannot_run(self, scenario: Scenario) -> str | None:
+        """The live API cannot be scripted; the emulator runs every scenario."""
+        if not self.live:
+            return None
+        if scenario is Scenario.FAILURE:
+            return (
+                "the live API cannot be made to fail a prediction; record it against the emulator"
+            )
+        if scenario is Scenario.CANCEL:
+            return (
+                "a live prediction may finish before it can be cancelled; "
+                "record it against the emulator"
+            )
+        return None
+
+    async def start(self, scenario: Scenario) -> Mapping[str, Any]:
+        """Start the emulator (scripted for ``scenario``), or hand out the live settings."""
+        if self._live_token is not None:
+            return {self._token_setting: self._live_token, self._base_url_setting: REPLICATE_API}
+        from imagegen_testing.emulator import Fault, ReplicateEmulator
+
+        emulator = ReplicateEmulator(**self._emulator_options)
+        await emulator.start()
+        self.emulator = emulator
+        if scenario is Scenario.FAILURE:
+            emulator.script(Fault.failed_prediction(self.failure_error))
+        elif scenario is Scenario.CANCEL:
+            emulator.script(Fault.slow_prediction(predict=self.slow_predict))
+        return {
+            self._token_setting: SecretStr(emulator.api_token),
+            self._base_url_setting: emulator.base_url,
+        }
+
+    async def stop(self) -> None:
+        """Stop the emulator, if one was started."""
+        emulator, self.emulator = self.emulator, None
+        if emulator is not None:
+            await emulator.stop()
+
+    def url_map(self) -> Mapping[str, str]:
+        """Emulator API and file URLs -> Replicate's own."""
+        if self.emulator is None:
+            return {}
+        api = str(self.emulator.base_url).rstrip("/")
+        origin = api.removesuffix("/v1")
+        return {
+            api: REPLICATE_API,
+            f"{origin}/delivery/": REPLICATE_DELIVERY,
+            origin: REPLICATE_WEB,  # anything else, e.g. urls.web
+        }
+
+    def secrets(self) -> Iterable[str]:
+        """The token in use: the emulator's or the live one."""
+        if self._live_token is not None:
+            return [self._live_token.get_secret_value()]
+        if self.emulator is not None:
+            return [str(self.emulator.api_token)]
+        return []
+
+    def remote_jobs_running(self) -> int | None:
+        """The emulator's count of unfinished predictions; unknowable live."""
+        if self.emulator is None:
+            return None
+        return int(self.emulator.counters.predictions_running)

@@ -1,0 +1,765 @@
+"""The standard tests every imagegen backend must pass, as one class to subclass."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import pytest
+import pytest_asyncio
+
+from imagegen_core import (
+    DEFAULT_CLEANUP_TIMEOUT,
+    MAX_IMAGES_PER_REQUEST,
+    BackendSettings,
+    Capabilities,
+    ErrorKind,
+    GeneratedImage,
+    Generation,
+    ImageBackend,
+    ImageGenError,
+    ImageRequest,
+    OutputFormat,
+    WarningKind,
+)
+from imagegen_testing.conformance.checks import (
+    check_image,
+    decode_image,
+    fail_on_secrets,
+    fetch_image_bytes,
+    unsupported_setting,
+)
+from imagegen_testing.conformance.guard import find_tampering
+from imagegen_testing.conformance.providers import LiveProvider
+from imagegen_testing.conformance.run import ConformanceRun
+from imagegen_testing.conformance.scenarios import Scenario
+from imagegen_testing.vcr import (
+    CassetteScrubber,
+    find_secrets_in_cassette,
+    missing_cassette_message,
+    resolve_aiohttp_base_url,
+    shared_vcr_config,
+)
+
+__all__ = ["BackendConformance"]
+
+_SCENARIO_MARK = "imagegen_scenario"
+_ODD_RATIOS = ("7:3", "17:5", "1:7", "13:11", "31:29")  # no backend offers all of these
+
+
+_TestT = TypeVar("_TestT", bound=Callable[..., Any])
+
+
+def _network(scenario: Scenario) -> Callable[[_TestT], _TestT]:
+    """Mark a standard test as network-bound: it replays (or records) its own cassette."""
+
+    def mark(function: _TestT) -> _TestT:
+        for marker in (
+            pytest.mark.asyncio,
+            pytest.mark.vcr,
+            getattr(pytest.mark, _SCENARIO_MARK)(scenario),
+        ):
+            function = marker(function)
+        return function
+
+    return mark
+
+
+def _settings_dict(settings: Mapping[str, Any] | BackendSettings | None) -> dict[str, Any]:
+    if settings is None:
+        return {}
+    if isinstance(settings, BackendSettings):
+        # dict(model) keeps SecretStr values as they are; model_dump would too,
+        # but would also turn nested models into dicts the backend may not expect.
+        return dict(settings)
+    return dict(settings)
+
+
+class BackendConformance:
+    """Standard tests for an imagegen backend: subclass it; this docstring is the spec.
+
+    Minimal subclass (the fake backend's, from imagegen-testing itself)::
+
+        from imagegen_core import ErrorKind
+        from imagegen_testing.conformance import BackendConformance
+
+        class TestFakeConformance(BackendConformance):
+            backend = "fake"                              # entry-point name, or the class
+            backend_settings = {"pixels": 32 * 32}
+            invalid_auth_settings = {"api_key": "wrong-key"}
+            failure_settings = {"fail_with": "server"}
+            failure_kind = ErrorKind.SERVER
+            slow_settings = {"latency": 30}
+
+            def remote_jobs_running(self, backend, run):
+                return backend.jobs_running
+
+    **What is tested.** ``backend`` (required) names the backend's entry point
+    in ``imagegen.backends`` or is its class (the class's ``name`` must then be
+    its entry point's name). ``backend_settings`` are the settings for every
+    test (a mapping or the settings model). Scenario settings are applied over
+    them (and over a live provider's settings, see below):
+    ``invalid_auth_settings`` must make the provider reject the credentials
+    (None skips the authentication tests); ``failure_settings`` with
+    ``failure_kind`` make a generation fail with that :class:`ErrorKind`
+    (``failure_kind = None`` skips it; a provider can script the failure
+    instead of settings, see :class:`LiveProvider`); ``slow_settings`` keep a
+    generation running long enough to be cancelled. ``prompt`` and
+    ``request_options`` (backend-specific inputs) shape every request.
+
+    **Capabilities.** Tests read ``backend.capabilities`` and skip what the
+    backend says it cannot do (several images when ``max_images_per_call`` is
+    1, warnings when every generic setting is honoured, ...). Set
+    ``expected_capabilities`` to also pin them, so a change of capabilities
+    fails loudly.
+
+    **Remote jobs.** Override :meth:`remote_jobs_running` to say how many jobs
+    the provider still runs for a backend (the fake reads its counter); by
+    default the live provider's answer is used, when there is one. The
+    cancellation test demands zero after cancelling.
+
+    **Cassettes.** Tests marked network-bound replay a cassette per test,
+    named after the test, from ``cassette_dir`` (None: the backend needs no
+    network and tests run directly, as the fake's do). pytest-recording's
+    ``--record-mode`` decides: ``none`` (default) replays and *skips* a test
+    whose cassette is missing, naming the command that records it; ``once``
+    records missing cassettes; ``rewrite`` records all again. Recording (or
+    running with ``cassette_dir = None``) talks to :meth:`live_provider`:
+    return a :class:`LiveProvider`, e.g.
+    :class:`~imagegen_testing.conformance.replicate.ReplicateProvider`, which
+    records against the bundled emulator unless ``IMAGEGEN_RECORD_LIVE=1``
+    and a token are set. Every cassette is recorded through the shared VCR
+    configuration (:func:`imagegen_testing.vcr.shared_vcr_config`): credentials
+    dropped or redacted, provider URLs rewritten to canonical ones, images
+    shrunk to flat pictures of the same format and size. After recording, the
+    cassette is scanned for the test's secrets and deleted (failing the test)
+    if one is found. ``vcr_overrides`` adds vcrpy options (never ``record_mode``).
+
+    **Bounds.** ``generation_timeout`` caps each generation; ``cancel_timeout``
+    caps how long a cancelled generation may take to finish;
+    ``max_download_bytes`` caps each image download.
+
+    **Opting out.** Every ``test_*`` method here is a standard test. Overriding
+    or removing one fails :meth:`test_no_overrides_DO_NOT_OVERRIDE`, unless
+    the override is decorated with ``@pytest.mark.xfail(reason="...")``,
+    which keeps the opt-out visible in every report. Add your own tests freely.
+    """
+
+    # -- what is tested -----------------------------------------------------------
+
+    backend: ClassVar[str | type[ImageBackend[Any]]]
+    """The backend's entry-point name, or its class."""
+    backend_settings: ClassVar[Mapping[str, Any] | BackendSettings] = {}
+    """Settings for every test."""
+    invalid_auth_settings: ClassVar[Mapping[str, Any] | None] = None
+    """Settings (over ``backend_settings``) whose credentials the provider rejects."""
+    failure_settings: ClassVar[Mapping[str, Any]] = {}
+    """Settings (over ``backend_settings``) that make the provider fail a generation."""
+    failure_kind: ClassVar[ErrorKind | None] = None
+    """The error kind that failure must have; None skips the failure test."""
+    slow_settings: ClassVar[Mapping[str, Any]] = {}
+    """Settings (over ``backend_settings``) that keep a generation running to be cancelled."""
+    expected_capabilities: ClassVar[Capabilities | None] = None
+    """When set, the backend's capabilities must equal these."""
+    prompt: ClassVar[str] = "a lighthouse at dawn, screenprint poster"
+    """The prompt of every request."""
+    request_options: ClassVar[Mapping[str, Any]] = {}
+    """Backend-specific inputs added to every request (``ImageRequest.options``)."""
+
+    # -- bounds -------------------------------------------------------------------
+
+    generation_timeout: ClassVar[float] = 60.0
+    """Seconds one generation may take before the test fails."""
+    cancel_timeout: ClassVar[float] = DEFAULT_CLEANUP_TIMEOUT + 5.0
+    """Seconds a cancelled generation may take to finish, remote cancel included."""
+    cancel_delay: ClassVar[float] = 0.2
+    """Seconds to let a generation run before cancelling it, when neither a cassette
+    nor :meth:`remote_jobs_running` can tell that remote work started."""
+    max_download_bytes: ClassVar[int] = 50 * 2**20
+    """Largest image download accepted."""
+
+    # -- cassettes ----------------------------------------------------------------
+
+    cassette_dir: ClassVar[str | os.PathLike[str] | None] = None
+    """Where this backend's cassettes live; None when it needs no network."""
+    vcr_overrides: ClassVar[Mapping[str, Any]] = {}
+    """Extra vcrpy options over the shared configuration."""
+    cancel_sends_request: ClassVar[bool] = True
+    """Cancelling remote work sends a request (Replicate: ``POST .../cancel``).
+    With cassettes, the cancellation test then demands one after cancelling."""
+
+    def live_provider(self) -> LiveProvider | None:
+        """The provider to record against (or to use when ``cassette_dir`` is None).
+
+        Return a new :class:`LiveProvider` each call; None means the backend's
+        own settings already point where it should go.
+        """
+        return None
+
+    def remote_jobs_running(self, backend: ImageBackend[Any], run: ConformanceRun) -> int | None:
+        """How many remote jobs ``backend`` left running, or None when unknowable.
+
+        The default asks the live provider, when one is running.
+        """
+        if run.provider is not None:
+            return run.provider.remote_jobs_running()
+        return None
+
+    # -- helpers for tests ----------------------------------------------------------
+
+    @property
+    def backend_name(self) -> str:
+        """The backend's (entry-point) name."""
+        if isinstance(self.backend, str):
+            return self.backend
+        return self.backend.name
+
+    def backend_class(self) -> type[ImageBackend[Any]]:
+        """The class under test (the entry point is loaded when ``backend`` is a name)."""
+        if isinstance(self.backend, str):
+            from imagegen_core.plugins import load_backend_class
+
+            return load_backend_class(self.backend)
+        return self.backend
+
+    def settings_for(self, run: ConformanceRun | None, *extra: Mapping[str, Any]) -> dict[str, Any]:
+        """``backend_settings``, then the provider's settings, then each of ``extra``."""
+        merged = _settings_dict(self.backend_settings)
+        if run is not None:
+            merged.update(run.overrides)
+        for more in extra:
+            merged.update(more)
+        return merged
+
+    def make_backend(
+        self, run: ConformanceRun | None, *extra: Mapping[str, Any]
+    ) -> ImageBackend[Any]:
+        """Build a backend for a test; it is closed when the test ends, its secrets scrubbed."""
+        backend = self.backend_class()(self.settings_for(run, *extra))
+        if run is not None:
+            run.scrubber.add_secrets(backend.secret_values())
+            run.backends.append(backend)
+        return backend
+
+    def make_request(self, **fields: Any) -> ImageRequest:
+        """A request with the class's prompt and options, plus ``fields``."""
+        options = {**self.request_options, **fields.pop("options", {})}
+        return ImageRequest(prompt=self.prompt, options=options, **fields)
+
+    async def collect(self, generation: Generation) -> list[GeneratedImage]:
+        """All images of a generation, within ``generation_timeout``."""
+        async with asyncio.timeout(self.generation_timeout):
+            return await generation.collect()
+
+    async def check_images(
+        self,
+        images: list[GeneratedImage],
+        request: ImageRequest,
+        capabilities: Capabilities,
+    ) -> None:
+        """Fetch, decode and check every image against the request."""
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            for image in images:
+                data = await fetch_image_bytes(image, session, max_bytes=self.max_download_bytes)
+                decoded = decode_image(data, index=image.index)
+                check_image(image, decoded, request, capabilities)
+
+    def _cassette_path(self, name: str) -> Path | None:
+        if self.cassette_dir is None:
+            return None
+        return Path(self.cassette_dir) / f"{name}.yaml"
+
+    # -- fixtures (pytest-recording's, specialised) ---------------------------------
+
+    @pytest.fixture
+    def imagegen_scrubber(self) -> CassetteScrubber:
+        """The filter every recorded interaction of this test passes through."""
+        return CassetteScrubber()
+
+    @pytest.fixture
+    def vcr_config(self, imagegen_scrubber: CassetteScrubber) -> dict[str, Any]:
+        """pytest-recording's configuration: the shared one plus ``vcr_overrides``."""
+        return shared_vcr_config(imagegen_scrubber, **self.vcr_overrides)
+
+    @pytest.fixture
+    def disable_recording(self, request: pytest.FixtureRequest) -> bool:
+        """No cassettes for backends without network, or with ``--disable-recording``."""
+        return self.cassette_dir is None or bool(request.config.getoption("--disable-recording"))
+
+    @pytest.fixture
+    def default_cassette_name(self, request: pytest.FixtureRequest, record_mode: str) -> str:
+        """One cassette per standard test, named after it; skip when it is missing."""
+        name = str(request.node.name)
+        path = self._cassette_path(name)
+        if path is not None and record_mode == "none" and not path.exists():
+            pytest.skip(missing_cassette_message(path, request.node.nodeid, request.node.path))
+        return name
+
+    @pytest.fixture
+    def vcr_cassette_dir(
+        self, request: pytest.FixtureRequest, imagegen_scrubber: CassetteScrubber
+    ) -> Iterator[str]:
+        """The cassette directory; a cassette written by the test is then scanned for secrets."""
+        directory = Path(self.cassette_dir) if self.cassette_dir is not None else Path.cwd()
+        path = self._cassette_path(request.node.name)
+        before = _stamp(path)
+        yield str(directory)
+        if path is None or _stamp(path) in (before, None):
+            return
+        findings = find_secrets_in_cassette(path, imagegen_scrubber.secrets)
+        if findings:
+            path.unlink()
+            pytest.fail(
+                f"the recorded cassette {path.name} held credentials and was deleted: "
+                + "; ".join(str(f) for f in findings),
+                pytrace=False,
+            )
+
+    @pytest_asyncio.fixture
+    async def imagegen_run(
+        self,
+        request: pytest.FixtureRequest,
+        vcr: Any,
+        imagegen_scrubber: CassetteScrubber,
+    ) -> AsyncIterator[ConformanceRun]:
+        """Everything a network-bound test needs: cassette, live provider, backends to close."""
+        marker = request.node.get_closest_marker(_SCENARIO_MARK)
+        scenario = Scenario(marker.args[0]) if marker is not None else Scenario.BASIC
+        recording = vcr is not None and not vcr.write_protected
+        run = ConformanceRun(
+            scenario=scenario, scrubber=imagegen_scrubber, cassette=vcr, recording=recording
+        )
+        provider = self.live_provider() if (vcr is None or recording) else None
+        async with contextlib.AsyncExitStack() as stack:
+            if provider is not None:
+                reason = provider.cannot_run(scenario)
+                if reason is not None:
+                    pytest.skip(
+                        f"{type(provider).__name__} cannot record {scenario.value}: {reason}"
+                    )
+                stack.push_async_callback(provider.stop)
+                run.overrides.update(await provider.start(scenario))
+                run.provider = provider
+                for recorded, canonical in provider.url_map().items():
+                    imagegen_scrubber.map_url(recorded, canonical)
+                imagegen_scrubber.add_secrets(provider.secrets())
+            if vcr is not None:
+                stack.enter_context(resolve_aiohttp_base_url())
+            stack.push_async_callback(_close_all, run)
+            yield run
+
+    @pytest_asyncio.fixture
+    async def imagegen_backend(self) -> AsyncIterator[ImageBackend[Any]]:
+        """A backend with ``backend_settings``, for tests that make no network call."""
+        backend = self.make_backend(None)
+        try:
+            yield backend
+        finally:
+            await backend.aclose()
+
+    # -- the guard ----------------------------------------------------------------
+
+    def test_no_overrides_DO_NOT_OVERRIDE(self) -> None:
+        """Standard tests may only be opted out of visibly, with xfail and a reason."""
+        problems = find_tampering(type(self), BackendConformance)
+        assert not problems, "standard tests were tampered with:\n  " + "\n  ".join(problems)
+
+    # -- discovery ------------------------------------------------------------------
+
+    def test_entry_point_discoverable(self) -> None:
+        """The backend is listed by ``available_backends()`` from its entry point, without error."""
+        from imagegen_core.plugins import ENTRY_POINT_GROUP, available_backends
+
+        infos = available_backends()
+        mine = [info for info in infos if info.name == self.backend_name]
+        installed = ", ".join(sorted({info.name for info in infos})) or "none"
+        assert mine, (
+            f"no entry point named {self.backend_name!r} in group {ENTRY_POINT_GROUP!r} "
+            f"(installed: {installed}); declare it in pyproject.toml and reinstall the package"
+        )
+        assert len(mine) == 1, f"several distributions claim {self.backend_name!r}: {mine[0].error}"
+        info = mine[0]
+        assert info.error is None, f"the plugin loads with an error: {info.error}"
+        assert info.backend_class is not None
+        assert info.backend_class.name == self.backend_name, (
+            f"the class registered under {self.backend_name!r} calls itself "
+            f"{info.backend_class.name!r}; they must match"
+        )
+        if not isinstance(self.backend, str):
+            assert info.backend_class is self.backend, (
+                f"the entry point registers {info.backend_class!r}, not {self.backend!r}"
+            )
+        assert isinstance(info.capabilities, Capabilities)
+        assert info.distribution, "the entry point's distribution is unknown"
+
+    @pytest.mark.asyncio
+    async def test_selectable_by_name(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """``create_backend(name)`` and ``IMAGEGEN_BACKEND`` both select this backend."""
+        from imagegen_core.plugins import create_backend, load_backend_class
+
+        backend_class = load_backend_class(self.backend_name)
+        assert issubclass(backend_class, ImageBackend)
+        settings = self.settings_for(None)
+        by_name = create_backend(self.backend_name, settings)
+        monkeypatch.setenv("IMAGEGEN_BACKEND", self.backend_name)
+        by_env = create_backend(None, settings)
+        try:
+            assert type(by_name) is backend_class
+            assert type(by_env) is backend_class
+        finally:
+            await by_name.aclose()
+            await by_env.aclose()
+
+    # -- settings and requests (no network) ---------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_capabilities_declared(self, imagegen_backend: ImageBackend[Any]) -> None:
+        """``capabilities`` is a :class:`Capabilities`, and the expected one when pinned."""
+        capabilities = imagegen_backend.capabilities
+        assert isinstance(capabilities, Capabilities)
+        if self.expected_capabilities is not None:
+            assert capabilities == self.expected_capabilities
+
+    @pytest.mark.asyncio
+    async def test_settings_validation(self, imagegen_backend: ImageBackend[Any]) -> None:
+        """Unknown settings fail as ``invalid_request`` naming the field; updates validate too."""
+        backend_class = type(imagegen_backend)
+        bogus = "imagegen_conformance_no_such_setting"
+        with pytest.raises(ImageGenError) as built:
+            backend_class(self.settings_for(None, {bogus: 1}))
+        assert built.value.kind is ErrorKind.INVALID_REQUEST
+        assert bogus in built.value.message, "the error should name the offending setting"
+        before = imagegen_backend.settings
+        with pytest.raises(ImageGenError) as updated:
+            imagegen_backend.update_settings(**{bogus: 1})
+        assert updated.value.kind is ErrorKind.INVALID_REQUEST
+        assert imagegen_backend.settings == before, (
+            "a rejected update must leave settings unchanged"
+        )
+        schema = backend_class.settings_schema()
+        assert isinstance(schema, dict)
+        assert "properties" in schema
+
+    @pytest.mark.asyncio
+    async def test_request_validation(self, imagegen_backend: ImageBackend[Any]) -> None:
+        """Requests beyond the capabilities fail as ``invalid_request`` before any network call."""
+        capabilities = imagegen_backend.capabilities
+        checked = 0
+        if capabilities.max_images_per_call < MAX_IMAGES_PER_REQUEST:
+            too_many = self.make_request(num_images=capabilities.max_images_per_call + 1)
+            with pytest.raises(ImageGenError) as info:
+                imagegen_backend.generate(too_many)
+            assert info.value.kind is ErrorKind.INVALID_REQUEST
+            checked += 1
+        if capabilities.aspect_ratios:
+            ratio = next(r for r in _ODD_RATIOS if r not in capabilities.aspect_ratios)
+            with pytest.raises(ImageGenError) as info:
+                imagegen_backend.generate(self.make_request(aspect_ratio=ratio))
+            assert info.value.kind is ErrorKind.INVALID_REQUEST
+            checked += 1
+        if not checked:
+            pytest.skip("the backend accepts every request the protocol can express")
+
+    @pytest.mark.asyncio
+    async def test_strict_mode_rejects_unsupported_setting(
+        self, imagegen_backend: ImageBackend[Any]
+    ) -> None:
+        """In strict mode a setting the backend would ignore is an error, raised up front."""
+        found = unsupported_setting(imagegen_backend.capabilities)
+        if found is None:
+            pytest.skip("the backend honours every generic request setting")
+        _, fields = found
+        with pytest.raises(ImageGenError) as info:
+            imagegen_backend.generate(self.make_request(**fields), strict=True)
+        assert info.value.kind is ErrorKind.INVALID_REQUEST
+
+    @pytest.mark.asyncio
+    async def test_aclose_idempotent(self) -> None:
+        """``aclose()`` twice is fine, ``closed`` says so, and a closed backend refuses work."""
+        backend = self.make_backend(None)
+        assert not backend.closed
+        await backend.aclose()
+        await backend.aclose()
+        assert backend.closed
+        with pytest.raises(ImageGenError):
+            backend.generate(self.make_request())
+        async with self.make_backend(None) as scoped:
+            assert not scoped.closed
+        assert scoped.closed
+
+    @pytest.mark.asyncio
+    async def test_no_secret_in_repr(self, imagegen_backend: ImageBackend[Any]) -> None:
+        """Neither the backend nor its settings show a credential in repr, str, JSON or schema."""
+        backend = imagegen_backend
+        places = {
+            "repr(backend)": repr(backend),
+            "str(backend)": str(backend),
+            "repr(settings)": repr(backend.settings),
+            "str(settings)": str(backend.settings),
+            "settings JSON": backend.settings.model_dump_json(),
+            "settings schema": json.dumps(type(backend).settings_schema(), default=str),
+        }
+        fail_on_secrets(places, backend.secret_values())
+
+    # -- generating (network) ---------------------------------------------------------
+
+    @_network(Scenario.BASIC)
+    async def test_generate_one(self, imagegen_run: ConformanceRun) -> None:
+        """One image: decodable, with the format, size and ratio asked for where promised."""
+        backend = self.make_backend(imagegen_run)
+        capabilities = backend.capabilities
+        fields: dict[str, Any] = {}
+        if capabilities.output_formats:
+            fields["output_format"] = (
+                OutputFormat.PNG
+                if OutputFormat.PNG in capabilities.output_formats
+                else sorted(capabilities.output_formats)[0]
+            )
+        ratio = _non_square_ratio(capabilities)
+        if ratio is not None:
+            fields["aspect_ratio"] = ratio
+        if capabilities.supports_seed:
+            fields["seed"] = 42
+        request = self.make_request(**fields)
+        images = await self.collect(backend.generate(request))
+        assert len(images) == 1, f"asked for one image, got {len(images)}"
+        assert images[0].index == 0
+        await self.check_images(images, request, capabilities)
+
+    @_network(Scenario.SEVERAL)
+    async def test_generate_several(self, imagegen_run: ConformanceRun) -> None:
+        """Several images from one call, each decodable, with distinct indexes."""
+        backend = self.make_backend(imagegen_run)
+        capabilities = backend.capabilities
+        if capabilities.max_images_per_call < 2:
+            pytest.skip("the backend returns one image per call")
+        count = min(2, capabilities.max_images_per_call)
+        request = self.make_request(num_images=count)
+        generation = backend.generate(request)
+        images = await self.collect(generation)
+        assert len(images) == count, (
+            f"asked for {count} images, got {len(images)} (warnings: {generation.warnings})"
+        )
+        assert sorted(image.index for image in images) == list(range(count))
+        await self.check_images(images, request, capabilities)
+
+    @_network(Scenario.UNSUPPORTED_SETTING)
+    async def test_unsupported_setting_warns(self, imagegen_run: ConformanceRun) -> None:
+        """A setting the backend cannot honour yields a warning, and images all the same."""
+        backend = self.make_backend(imagegen_run)
+        found = unsupported_setting(backend.capabilities)
+        if found is None:
+            pytest.skip("the backend honours every generic request setting")
+        setting, fields = found
+        generation = backend.generate(self.make_request(**fields))
+        images = await self.collect(generation)
+        assert images, "an ignored setting must not stop the generation"
+        flagged = [
+            w
+            for w in generation.warnings
+            if w.kind is WarningKind.UNSUPPORTED_SETTING and w.setting == setting
+        ]
+        assert flagged, f"no unsupported-setting warning for {setting}: {generation.warnings}"
+
+    # -- failing (network) --------------------------------------------------------------
+
+    @_network(Scenario.INVALID_AUTH)
+    async def test_authentication_error(self, imagegen_run: ConformanceRun) -> None:
+        """Rejected credentials fail as ``ImageGenError(kind=authentication)``, not retryable."""
+        if self.invalid_auth_settings is None:
+            pytest.skip("invalid_auth_settings is not set")
+        backend = self.make_backend(imagegen_run, self.invalid_auth_settings)
+        with pytest.raises(ImageGenError) as info:
+            await self.collect(backend.generate(self.make_request()))
+        error = info.value
+        assert error.kind is ErrorKind.AUTHENTICATION, f"wrong kind: {error!r}"
+        assert not error.retryable, "retrying rejected credentials cannot help"
+        fail_on_secrets(_error_texts(error), backend.secret_values())
+
+    @_network(Scenario.FAILURE)
+    async def test_failure_error_kind(self, imagegen_run: ConformanceRun) -> None:
+        """A failed generation raises ``ImageGenError`` with the declared ``failure_kind``."""
+        if self.failure_kind is None:
+            pytest.skip("failure_kind is not set")
+        backend = self.make_backend(imagegen_run, self.failure_settings)
+        with pytest.raises(ImageGenError) as info:
+            await self.collect(backend.generate(self.make_request()))
+        assert info.value.kind is self.failure_kind, f"wrong kind: {info.value!r}"
+        assert info.value.message, "the error must say what happened"
+
+    @_network(Scenario.CANCEL)
+    async def test_cancellation(self, imagegen_run: ConformanceRun) -> None:
+        """Cancelling the task finishes in bounded time, leaves no task and no remote job."""
+        run = imagegen_run
+        backend = self.make_backend(run, self.slow_settings)
+        current = asyncio.current_task()
+        before = set(asyncio.all_tasks())
+        generation = backend.generate(self.make_request())
+        task = asyncio.create_task(self.collect(generation), name="imagegen-conformance-generation")
+        await self._wait_for_remote_work(task, backend, run)
+        if task.done():
+            outcome = "was cancelled" if task.cancelled() else f"ended with {task.exception()!r}"
+            if not task.cancelled() and task.exception() is None:
+                outcome = f"returned {len(task.result())} image(s)"
+            pytest.fail(
+                f"the generation {outcome} before it could be cancelled; "
+                "make slow_settings (or the provider's CANCEL scenario) slower"
+            )
+        exchanges_before_cancel = run.exchanges()
+        started = time.monotonic()
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=self.cancel_timeout)
+        elapsed = time.monotonic() - started
+        assert task in done, f"the cancelled generation was still running after {elapsed:.1f} s"
+        if not task.cancelled():
+            raised = task.exception()
+            pytest.fail(
+                "cancellation must propagate as CancelledError; the generation "
+                + (f"raised {raised!r}" if raised else "returned normally")
+            )
+        leftover = await _leftover_tasks(before, current)
+        assert not leftover, f"tasks left running after cancellation: {leftover}"
+        remote = self.remote_jobs_running(backend, run)
+        if remote is not None:
+            assert remote == 0, f"{remote} remote job(s) still running after cancellation"
+        if run.cassette is not None and self.cancel_sends_request:
+            assert run.exchanges() > exchanges_before_cancel, (
+                "no request reached the provider after cancelling: the remote job was not "
+                "cancelled (set cancel_sends_request = False if cancelling needs no request)"
+            )
+
+    # -- Pipecat (network) ----------------------------------------------------------------
+
+    @_network(Scenario.PIPECAT)
+    async def test_pipecat_round_trip(self, imagegen_run: ConformanceRun) -> None:
+        """A ``TextFrame`` through the Pipecat service becomes RGB ``URLImageRawFrame``s."""
+        import aiohttp
+        from pipecat.frames.frames import ErrorFrame, TextFrame, URLImageRawFrame
+        from pipecat.tests.utils import run_test
+
+        from imagegen_core.pipecat_service import BackendImageGenService
+
+        backend = self.make_backend(imagegen_run)
+        async with aiohttp.ClientSession() as session:
+            service = BackendImageGenService(backend=backend, aiohttp_session=session)
+            async with asyncio.timeout(self.generation_timeout):
+                down, up = await run_test(service, frames_to_send=[TextFrame(text=self.prompt)])
+        errors = [f for f in (*down, *up) if isinstance(f, ErrorFrame)]
+        assert not errors, f"the service reported errors: {[e.error for e in errors]}"
+        frames = [f for f in down if isinstance(f, URLImageRawFrame)]
+        assert frames, f"no URLImageRawFrame came out; got {[type(f).__name__ for f in down]}"
+        for frame in frames:
+            width, height = frame.size
+            assert frame.format == "RGB", f"format must be the PIL mode 'RGB', not {frame.format!r}"
+            assert len(frame.image) == width * height * 3, (
+                f"{len(frame.image)} bytes of pixels for {width}x{height} RGB"
+            )
+
+    # -- secrets (network) ----------------------------------------------------------------
+
+    @_network(Scenario.SECRETS)
+    async def test_secrets_stay_secret(
+        self, imagegen_run: ConformanceRun, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """No credential in logs (stdlib and loguru), errors, reprs, results or ``os.environ``."""
+        from imagegen_testing.conformance.capture import loguru_messages
+
+        caplog.set_level(logging.DEBUG)
+        environ_before = dict(os.environ)
+        places: dict[str, str] = {}
+        with loguru_messages() as loguru_lines:
+            good = self.make_backend(imagegen_run)
+            images = await self.collect(good.generate(self.make_request()))
+            places["results"] = repr(images)
+            places["repr(backend)"] = repr(good)
+            if self.invalid_auth_settings is not None:
+                bad = self.make_backend(imagegen_run, self.invalid_auth_settings)
+                with pytest.raises(ImageGenError) as info:
+                    await self.collect(bad.generate(self.make_request()))
+                places.update(_error_texts(info.value))
+                places["repr(rejected backend)"] = repr(bad)
+        places["stdlib logs"] = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
+        places["loguru logs"] = "\n".join(loguru_lines)
+        changed = {k: v for k, v in os.environ.items() if environ_before.get(k) != v}
+        places["os.environ changes"] = "\n".join(f"{k}={v}" for k, v in changed.items())
+        secrets = [s for b in imagegen_run.backends for s in b.secret_values()]
+        fail_on_secrets(places, secrets)
+
+    # -- internals ------------------------------------------------------------------------
+
+    async def _wait_for_remote_work(
+        self, task: asyncio.Task[Any], backend: ImageBackend[Any], run: ConformanceRun
+    ) -> None:
+        """Return once the provider has the job (or the task ended, or time ran out)."""
+        deadline = time.monotonic() + self.generation_timeout
+        while not task.done() and time.monotonic() < deadline:
+            if run.cassette is not None:
+                if run.exchanges() >= 1:
+                    return
+            else:
+                running = self.remote_jobs_running(backend, run)
+                if running is None:
+                    await asyncio.sleep(self.cancel_delay)
+                    return
+                if running > 0:
+                    return
+            await asyncio.sleep(0.005)
+
+
+def _non_square_ratio(capabilities: Capabilities) -> str | None:
+    offered = capabilities.aspect_ratios
+    if offered is None:
+        return "16:9"
+    for ratio in ("16:9", "3:2", "4:3", *sorted(offered)):
+        if ratio in offered and ratio != "1:1":
+            return ratio
+    return None
+
+
+def _error_texts(error: BaseException) -> dict[str, str]:
+    texts: dict[str, str] = {}
+    seen: set[int] = set()
+    current: BaseException | None = error
+    depth = 0
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        texts[f"str(error{'.__cause__' * depth})"] = str(current)
+        texts[f"repr(error{'.__cause__' * depth})"] = repr(current)
+        current = current.__cause__ or current.__context__
+        depth += 1
+    return texts
+
+
+async def _leftover_tasks(
+    before: set[asyncio.Task[Any]], current: asyncio.Task[Any] | None, grace: float = 0.5
+) -> list[str]:
+    """Tasks created since ``before`` still running after a short grace period."""
+    deadline = time.monotonic() + grace
+    while True:
+        leftover = [
+            t for t in asyncio.all_tasks() if t not in before and t is not current and not t.done()
+        ]
+        if not leftover or time.monotonic() >= deadline:
+            return [t.get_name() for t in leftover]
+        await asyncio.sleep(0.01)
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    if path is None or not path.exists():
+        return None
+    status = path.stat()
+    return (status.st_mtime_ns, status.st_size)
+
+
+async def _close_all(run: ConformanceRun) -> None:
+    for backend in run.backends:
+        await backend.aclose()

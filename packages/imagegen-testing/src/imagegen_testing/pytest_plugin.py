@@ -1,0 +1,59 @@
+"""imagegen's pytest plugin (entry point ``pytest11: imagegen``).
+
+Loaded into every pytest run of a project that installs imagegen-testing, so
+it must cost nothing: it imports only pytest, never the conformance suite,
+the backends, aiohttp or Pipecat. Its jobs:
+
+* register :mod:`imagegen_testing.conformance` for assertion rewriting before
+  any test module imports it, so the standard tests' ``assert`` statements
+  explain their failures (pytest only rewrites test modules and conftests on
+  its own; an editable install is not rewritten as a plugin either);
+* register the ``imagegen_scenario`` marker the standard tests carry, so
+  ``--strict-markers`` accepts them;
+* fail every test of a conformance class whose guard test was tampered with,
+  because a guard that can be overridden guards nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+
+pytest.register_assert_rewrite("imagegen_testing.conformance")
+
+_SUITE_MODULE = "imagegen_testing.conformance.suite"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the marker the standard tests use."""
+    config.addinivalue_line(
+        "markers",
+        "imagegen_scenario(name): the provider situation a network-bound imagegen "
+        "conformance test records and replays (see imagegen_testing.conformance.Scenario)",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _imagegen_guard_intact(request: pytest.FixtureRequest) -> None:
+    """Fail conformance tests whose class overrode or removed the guard test itself.
+
+    The guard test checks the other standard tests; this fixture checks the
+    guard, from outside the class where a subclass cannot reach it.
+    """
+    suite = sys.modules.get(_SUITE_MODULE)
+    cls: Any = request.cls
+    if suite is None or cls is None:
+        return
+    base = suite.BackendConformance
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        return
+    from imagegen_testing.conformance.guard import GUARD_NAME
+
+    if getattr(cls, GUARD_NAME, None) is not getattr(base, GUARD_NAME):
+        pytest.fail(
+            f"{cls.__name__} overrides or removes {GUARD_NAME}; the conformance guard "
+            "cannot be opted out of",
+            pytrace=False,
+        )

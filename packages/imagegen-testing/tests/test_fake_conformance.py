@@ -1,0 +1,26 @@
+"""The fake backend passes the whole conformance suite (it needs no network, so no cassettes)."""
+
+from typing import Any
+
+from imagegen_core import ErrorKind, ImageBackend
+from imagegen_testing.conformance import BackendConformance, ConformanceRun
+from imagegen_testing.fake import FakeBackend
+
+
+class TestFakeConformance(BackendConformance):
+    backend = "fake"
+    backend_settings = {"pixels": 64 * 64}
+    invalid_auth_settings = {"api_key": "wrong-key-0000"}
+    failure_settings = {"fail_with": ErrorKind.SERVER}
+    failure_kind = ErrorKind.SERVER
+    slow_settings = {"latency": 30.0}
+
+    def remote_jobs_running(self, backend: ImageBackend[Any], run: ConformanceRun) -> int | None:
+        assert isinstance(backend, FakeBackend)
+        return backend.jobs_running
+
+
+class TestFakeConformanceByClass(TestFakeConformance):
+    """The same backend named by its class instead of its entry point."""
+
+    backend = FakeBackend
