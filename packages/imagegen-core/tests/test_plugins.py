@@ -63,6 +63,16 @@ def imagegen_register_backends(register):
     pass
 """
 
+OTHER_PROJECTS_MARKER = """
+import pluggy
+
+hookimpl = pluggy.HookimplMarker("llm")
+
+@hookimpl
+def imagegen_register_backends(register):
+    raise AssertionError("never called: not an imagegen hookimpl")
+"""
+
 REGISTERS_NON_BACKEND = """
 from imagegen_core import hookimpl
 
@@ -165,6 +175,7 @@ def test_real_installed_backends_are_listed_alongside(plugins: Any) -> None:
         (MISSPELT_ARGUMENT, "registr"),
         (MISSPELT_HOOK, "unknown hook 'imagegen_register_backend'"),
         (REGISTERS_NOTHING, "registered no backend"),
+        (OTHER_PROJECTS_MARKER, "decorated with imagegen_core.hookimpl"),
         (REGISTERS_NON_BACKEND, "not an imagegen_core.ImageBackend subclass"),
         (REGISTERS_ABSTRACT, "is abstract (does not implement: _generate, capabilities)"),
     ],
@@ -175,6 +186,7 @@ def test_real_installed_backends_are_listed_alongside(plugins: Any) -> None:
         "bad-hookimpl-signature",
         "misspelt-hook-name",
         "registers-nothing",
+        "other-projects-marker",
         "registers-non-backend",
         "registers-abstract-class",
     ],

@@ -133,8 +133,8 @@ def _check_registered(name: str, registered: list[object]) -> LoadOutcome:
     if not registered:
         return LoadOutcome(
             None,
-            "the plugin registered no backend (its imagegen_register_backends hook "
-            "must call register(BackendClass))",
+            "the plugin registered no backend (it needs an imagegen_register_backends "
+            "function decorated with imagegen_core.hookimpl that calls register(BackendClass))",
         )
     if len(registered) > 1:
         names = ", ".join(_qualname(obj) for obj in registered)
