@@ -1,0 +1,152 @@
+"""Decoding encoded images into raw pixels, including hostile input."""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+import zlib
+
+import pytest
+from PIL import Image
+
+from imagegen_core.decoding import DEFAULT_MAX_PIXELS, PIXEL_MODES, channels_of, decode_image
+from imagegen_core.errors import ErrorKind, ImageGenError
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **params: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **params)
+    return buffer.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that declares ``width`` x ``height`` but carries almost no pixel data."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        checksum = struct.pack(">I", zlib.crc32(kind + body))
+        return struct.pack(">I", len(body)) + kind + body + checksum
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 16))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_rgb_png_gives_exact_pixels() -> None:
+    image = Image.new("RGB", (3, 2), (10, 20, 30))
+    image.putpixel((2, 1), (200, 100, 50))
+    decoded = decode_image(encode(image))
+    assert decoded.mode == "RGB"
+    assert decoded.size == (3, 2)
+    assert len(decoded.pixels) == 3 * 2 * 3
+    assert decoded.pixels[:3] == bytes((10, 20, 30))
+    assert decoded.pixels[-3:] == bytes((200, 100, 50))
+    assert decoded.source_format == "PNG"
+
+
+@pytest.mark.parametrize("mode", sorted(PIXEL_MODES))
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "GIF"])
+def test_every_mode_from_every_format_has_the_right_length(mode: str, fmt: str) -> None:
+    image = Image.new("RGB", (17, 9), (0, 128, 255))
+    decoded = decode_image(encode(image, fmt), mode=mode)
+    assert decoded.mode == mode
+    assert decoded.size == (17, 9)
+    assert len(decoded.pixels) == 17 * 9 * channels_of(mode)
+
+
+def test_transparency_is_flattened_onto_white_for_rgb() -> None:
+    image = Image.new("RGBA", (2, 1), (0, 0, 0, 0))
+    image.putpixel((1, 0), (255, 0, 0, 128))
+    decoded = decode_image(encode(image))
+    assert decoded.pixels[:3] == b"\xff\xff\xff"
+    red, green, blue = decoded.pixels[3:6]
+    assert red == 255
+    assert 120 <= green <= 135
+    assert green == blue
+
+
+def test_transparency_is_kept_for_rgba() -> None:
+    image = Image.new("RGBA", (1, 1), (1, 2, 3, 4))
+    assert decode_image(encode(image), mode="RGBA").pixels == bytes((1, 2, 3, 4))
+
+
+def test_palette_transparency_is_flattened_onto_the_background() -> None:
+    image = Image.new("P", (2, 1), 0)
+    image.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    image.putpixel((1, 0), 1)
+    data = encode(image, transparency=0)
+    decoded = decode_image(data, background=(0, 255, 0))
+    assert decoded.pixels == bytes((0, 255, 0, 255, 0, 0))
+
+
+def test_animated_image_gives_the_first_frame() -> None:
+    frames = [Image.new("RGB", (4, 4), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
+    decoded = decode_image(buffer.getvalue())
+    assert decoded.pixels[:3] == b"\xff\x00\x00"
+
+
+def test_more_pixels_than_the_limit_is_refused_before_decoding() -> None:
+    data = png_header_only(5_000, 5_000)  # 25 MP declared; the pixel data is not there
+    with pytest.raises(ImageGenError) as caught:
+        decode_image(data, max_pixels=1_000_000)
+    assert caught.value.kind is ErrorKind.INVALID_REQUEST
+    assert "max_pixels" in caught.value.message
+    assert not caught.value.retryable
+
+
+def test_default_limit_refuses_a_bomb_below_pillows_own_limit() -> None:
+    # 60 MP: over our 40 MP default, under Pillow's 89 MP warning threshold.
+    with pytest.raises(ImageGenError) as caught:
+        decode_image(png_header_only(10_000, 6_000))
+    assert caught.value.kind is ErrorKind.INVALID_REQUEST
+    assert f"{DEFAULT_MAX_PIXELS:,}" in caught.value.message
+
+
+def test_pillow_decompression_bomb_error_becomes_an_image_gen_error() -> None:
+    # 400 MP is over twice Pillow's MAX_IMAGE_PIXELS, so Image.open raises itself.
+    with pytest.raises(ImageGenError) as caught:
+        decode_image(png_header_only(20_000, 20_000), max_pixels=10**12)
+    assert caught.value.kind is ErrorKind.INVALID_REQUEST
+    assert "decompression bomb" in caught.value.message
+
+
+def test_pillow_decompression_bomb_warning_as_error_becomes_an_image_gen_error() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with pytest.raises(ImageGenError) as caught:
+            decode_image(png_header_only(10_000, 10_000), max_pixels=10**12)
+    assert "decompression bomb" in caught.value.message
+
+
+def test_bytes_that_are_not_an_image_are_a_server_error() -> None:
+    with pytest.raises(ImageGenError) as caught:
+        decode_image(b"<html>503 Service Unavailable</html>")
+    assert caught.value.kind is ErrorKind.SERVER
+    assert not caught.value.retryable
+
+
+def test_truncated_image_is_a_server_error() -> None:
+    data = encode(Image.effect_noise((64, 64), 50).convert("RGB"))
+    with pytest.raises(ImageGenError) as caught:
+        decode_image(data[: len(data) // 2])
+    assert caught.value.kind is ErrorKind.SERVER
+
+
+def test_unknown_mode_and_bad_limit_are_programming_errors() -> None:
+    data = encode(Image.new("RGB", (1, 1)))
+    with pytest.raises(ValueError, match="unsupported pixel mode 'CMYK'"):
+        decode_image(data, mode="CMYK")
+    with pytest.raises(ValueError, match="max_pixels"):
+        decode_image(data, max_pixels=0)
+
+
+def test_repr_does_not_dump_pixels() -> None:
+    decoded = decode_image(encode(Image.new("RGB", (8, 8), (65, 65, 65))))
+    assert "AAA" not in repr(decoded)
+    assert "192 bytes" in repr(decoded)
