@@ -96,7 +96,7 @@ def create_prediction(
 
 
 def cancel(record: PredictionRecord, by: str) -> None:
-    """End a prediction early: ``by`` is ``"user"`` or ``"deadline"``.
+    """End a prediction early: ``by`` is ``"user"``, ``"deadline"`` or ``"shutdown"``.
 
     A deadline that strikes before the prediction started aborts it; anything
     else cancels it. A terminal prediction is left as it is.

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from imagegen_testing.emulator.app import build_app
 from imagegen_testing.emulator.faults import Fault, FaultPlan, Latency
+from imagegen_testing.emulator.lifecycle import cancel
 from imagegen_testing.emulator.ratelimit import TokenBucket
 from imagegen_testing.emulator.schema import FLUX_SCHNELL
 from imagegen_testing.emulator.state import Counters, EmulatorState, PredictionRecord
@@ -229,22 +230,22 @@ class ReplicateEmulator:
 
     async def _stop_predictions(self) -> None:
         records = list(self._state.store.values())
-        for record in records:
-            for timer in record.timers:
-                timer.cancel()
-            record.timers.clear()
         tasks = [
             record.task for record in records if record.task is not None and not record.task.done()
         ]
-        for task in tasks:
-            task.cancel()
+        for record in records:
+            # Through the lifecycle, so sync requests waiting on the prediction wake up too.
+            cancel(record, "shutdown")
+            for timer in record.timers:
+                timer.cancel()
+            record.timers.clear()
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def reset(self) -> None:
         """Cancel running predictions and forget predictions, counters and faults."""
         await self._stop_predictions()
         self._state.store.clear()
-        self._state.counters = Counters(self._state.store)
+        self._state.counters.clear()
         self._state.faults.clear()
 
     async def start(self) -> None:

@@ -98,7 +98,7 @@ class PredictionRecord:
     outputs_at: datetime | None = None
     completed_at: datetime | None = None
     canceled_by: str | None = None
-    """``"user"`` (cancel endpoint) or ``"deadline"`` (``Cancel-After``) when it was ended early."""
+    """Who ended it early: ``"user"`` (cancel route), ``"deadline"`` or ``"shutdown"``."""
     settled: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the prediction is terminal or its outputs are ready: what a sync reply waits for."""
     task: asyncio.Task[None] | None = None
@@ -219,6 +219,10 @@ class Counters:
 
     def __init__(self, store: PredictionStore) -> None:
         self._store = store
+        self.clear()
+
+    def clear(self) -> None:
+        """Start counting from zero (``predictions_running`` follows the store)."""
         self.requests: Counter[Route] = Counter()
         """Requests received, by route (including rejected and faulted ones)."""
         self.responses: Counter[int] = Counter()
