@@ -197,6 +197,17 @@ async def test_output_files_are_served_by_the_emulator(api, emulator):
     assert emulator.counters.requests[Route.DELIVERY_GET] == 2
 
 
+async def test_head_on_a_file_gives_its_length_without_a_body(api):
+    url = (await api.create(Prefer="wait=5")).body["output"][0]
+    _, _, data = await api.download(url)
+
+    async with api.session.head(url) as reply:
+        assert reply.status == 200
+        assert reply.content_length == len(data)
+        assert await reply.read() == b""
+    assert (await api.download(url))[2] == data  # the connection is still sound
+
+
 async def test_unknown_files_are_404(api, emulator):
     created = (await api.create(Prefer="wait=5")).body
     url = created["output"][0]

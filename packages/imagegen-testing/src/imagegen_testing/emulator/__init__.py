@@ -3,8 +3,27 @@
 It answers Replicate's prediction routes the way Replicate documents them
 (statuses, sync mode, deadlines, problem+json errors, rate limits), produces
 real images, and can be scripted to fail in the ways a client must survive.
-See ``docs/replicate-emulator.md`` for the guide and the list of places where
-Replicate's documentation is silent and the emulator guesses.
+See ``docs/replicate-emulator.md`` for the guide.
+
+Sources: Replicate's OpenAPI schema (routes, headers, the prediction object,
+``Cancel-After`` format and minimum, ``aborted``), its docs (sync mode, rate
+limits, data removal, ``replicate.delivery``), recorded real responses
+(``Preference-Applied``, ``ratelimit-*`` headers, 401/422 bodies, ``data:``
+outputs of October 2024) and flux-schnell's predictor (sizes, NSFW handling).
+
+Where those are silent, the emulator guesses:
+
+* a malformed ``Prefer`` or ``Cancel-After`` value is a ``400`` problem;
+* the wording of ``404`` bodies, and ``404`` (not ``422``) for unknown
+  models and deployments on their own routes;
+* the token-bucket arithmetic behind ``ratelimit-remaining``/``-reset``, and
+  ``Retry-After`` on real throttling;
+* ``metrics.image_count`` on success, and the wording of log lines;
+* ``data:`` URLs only in sync replies and only when switched on (Replicate
+  rolled them back and documents no opt-in);
+* a user cancel of a ``starting`` prediction is ``canceled`` (``aborted`` is
+  documented for deadlines only);
+* output files live on the emulator under ``/delivery/``, not on another host.
 
 Usage::
 

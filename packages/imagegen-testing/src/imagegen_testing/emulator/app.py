@@ -377,6 +377,10 @@ async def _deliver(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": record.media_type})
     response.content_length = len(data)
     await response.prepare(request)
+    if request.method == "HEAD":
+        # aiohttp does not drop a streamed body for HEAD; sending one would corrupt the connection.
+        await response.write_eof()
+        return response
     body = data if fraction is None else data[: int(len(data) * fraction)]
     pieces = _DOWNLOAD_CHUNKS if seconds > 0 else 1
     step = math.ceil(len(body) / pieces) or 1
