@@ -108,6 +108,20 @@ async def test_wait_idle_times_out_while_predictions_run(api, emulator):
         await emulator.wait_idle(within=0.05)
 
 
+async def test_wait_until_returns_when_the_condition_holds(api, emulator):
+    emulator.latency = Latency(queue=0.05)
+    await api.create()
+
+    await emulator.wait_until(lambda emu: emu.counters.predictions_running == 0, within=2)
+
+    assert emulator.counters.predictions_running == 0
+
+
+async def test_wait_until_times_out_with_the_counters(emulator):
+    with pytest.raises(TimeoutError, match="predictions_created=0"):
+        await emulator.wait_until(lambda emu: emu.counters.predictions_created == 1, within=0.02)
+
+
 async def test_a_fixed_port_is_honoured(unused_tcp_port):
     async with ReplicateEmulator(port=unused_tcp_port) as emu:
         assert emu.origin == f"http://127.0.0.1:{unused_tcp_port}"

@@ -12,7 +12,7 @@ import ipaddress
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Self
 
@@ -43,6 +43,7 @@ DEFAULT_DEPLOYMENT = "imagegen/flux-schnell"
 """The deployment an emulator has unless ``deployments=`` says otherwise; it runs flux-schnell."""
 
 _SHUTDOWN_TIMEOUT = 1.0
+_POLL_INTERVAL = 0.005
 
 
 def is_loopback(host: str) -> bool:
@@ -214,19 +215,38 @@ class ReplicateEmulator:
         """Remove a prediction's input, output and logs, as Replicate does after an hour."""
         self._state.store[prediction_id].remove_data()
 
+    async def wait_until(
+        self, condition: Callable[[ReplicateEmulator], bool], *, within: float = 5.0
+    ) -> None:
+        """Return once ``condition(self)`` holds, checking every few milliseconds.
+
+        For assertions on things that happen inside the emulator's handlers,
+        e.g. ``await emu.wait_until(lambda e: e.counters.cancels_received == 1)``.
+
+        Raises:
+            TimeoutError: ``condition`` still did not hold after ``within`` seconds.
+        """
+        deadline = time.monotonic() + within
+        while not condition(self):
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"the condition did not hold within {within}s ({self.counters!r})"
+                )
+            await asyncio.sleep(_POLL_INTERVAL)
+
     async def wait_idle(self, within: float = 5.0) -> None:
         """Return once no prediction is running.
 
         Raises:
             TimeoutError: Predictions were still running after ``within`` seconds.
         """
-        deadline = time.monotonic() + within
-        while self._state.store.running:
-            if time.monotonic() >= deadline:
-                raise TimeoutError(
-                    f"{self._state.store.running} prediction(s) still running after {within}s"
-                )
-            await asyncio.sleep(0.005)
+        try:
+            await self.wait_until(
+                lambda emulator: not emulator.counters.predictions_running, within=within
+            )
+        except TimeoutError:
+            running = self._state.store.running
+            raise TimeoutError(f"{running} prediction(s) still running after {within}s") from None
 
     async def _stop_predictions(self) -> None:
         records = list(self._state.store.values())
