@@ -39,9 +39,10 @@ TOKEN_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"),
     # "Token <value>" (Replicate's legacy scheme), but not prose such as "token expired".
     re.compile(r"(?i)\btoken\s+(?=[A-Za-z._~+/=-]*[0-9])[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"\br8_[A-Za-z0-9]{8,}"),  # Replicate API tokens
-    re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"),  # OpenAI-style keys
-    re.compile(r"\bhf_[A-Za-z0-9]{16,}"),  # Hugging Face tokens
+    # Not \b: in bytes decoded as Latin-1 the byte before a token is often a "letter".
+    re.compile(r"(?<![A-Za-z0-9])r8_[A-Za-z0-9]{8,}"),  # Replicate API tokens
+    re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{16,}"),  # OpenAI-style keys
+    re.compile(r"(?<![A-Za-z0-9])hf_[A-Za-z0-9]{16,}"),  # Hugging Face tokens
 )
 """Shapes of credentials, recognised whatever their value."""
 
@@ -110,12 +111,18 @@ def find_secrets_in_cassette(path: str | Path, secrets: Iterable[str] = ()) -> l
     path = Path(path)
     wanted = _usable(secrets)
     text = path.read_text(encoding="utf-8")
-    findings = find_secrets_in_text(text, wanted, where=path.name)
     document = yaml.safe_load(text) if path.suffix in {".yaml", ".yml"} else _load_json(text)
+    findings: list[SecretFinding] = []
     for where, value in _walk(document, path.name):
         if isinstance(value, bytes):
             value = value.decode("latin-1")
         findings.extend(find_secrets_in_text(value, wanted, where=where))
+    # The raw text as well, for anything outside the values (comments, say),
+    # reported only when the values did not already explain it.
+    explained = {finding.what for finding in findings}
+    findings.extend(
+        f for f in find_secrets_in_text(text, wanted, where=path.name) if f.what not in explained
+    )
     return list(dict.fromkeys(findings))
 
 

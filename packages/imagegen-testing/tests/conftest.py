@@ -1,0 +1,53 @@
+"""Shared fixtures for imagegen-testing's own tests (the emulator's tests have their own)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The suite's own tests run small pytest sessions (pytester); the root
+    # configuration is shared by every package, so the plugin is loaded here.
+    if not config.pluginmanager.has_plugin("pytester"):
+        config.pluginmanager.import_plugin("pytester")
+
+
+@pytest.fixture
+def suite_pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester directory configured as a backend author's project might be.
+
+    pytest-asyncio stays in its default *strict* mode, so the standard tests
+    prove they carry their own asyncio marks.
+    """
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    return pytester
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@pytest_asyncio.fixture
+async def serve() -> AsyncIterator[Callable[[dict[str, Handler]], Awaitable[str]]]:
+    """Start loopback HTTP servers with ``{"METHOD /path": handler}`` routes; give their origin."""
+    runners: list[web.AppRunner] = []
+
+    async def start(routes: dict[str, Handler]) -> str:
+        app = web.Application()
+        for key, handler in routes.items():
+            method, path = key.split(" ", 1)
+            app.router.add_route(method, path, handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        host, port = runner.addresses[0][:2]
+        return f"http://{host}:{port}"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()

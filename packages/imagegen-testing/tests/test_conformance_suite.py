@@ -1,0 +1,189 @@
+"""The suite judges backends: it passes a conformant one and fails each kind of misbehaviour.
+
+Each check runs a small pytest session (pytester, in process) on a generated
+test module, so what is asserted is what an author would see.
+"""
+
+import pytest
+
+BROKEN_BACKENDS = '''
+import asyncio
+import dataclasses
+import logging
+
+from imagegen_core import Capabilities, ErrorKind, ImageGenError, OutputFormat
+from imagegen_testing.conformance import BackendConformance
+from imagegen_testing.fake import FAKE_VALID_API_KEY, FakeBackend
+
+
+class LimitedFake(FakeBackend):
+    """Honest about honouring less: no negative prompt, two ratios, PNG only."""
+
+    @property
+    def capabilities(self):
+        return Capabilities(
+            max_images_per_call=2,
+            aspect_ratios=frozenset({"1:1", "16:9"}),
+            supports_seed=True,
+            supports_size=True,
+            supports_quality=True,
+            output_formats=frozenset({OutputFormat.PNG}),
+        )
+
+
+class SwallowsCancel(FakeBackend):
+    async def _generate(self, request):
+        try:
+            async for item in super()._generate(request):
+                yield item
+        except asyncio.CancelledError:
+            return
+
+
+class LeavesTask(FakeBackend):
+    async def _generate(self, request):
+        asyncio.get_running_loop().create_task(asyncio.sleep(30), name="forgotten-poller")
+        async for item in super()._generate(request):
+            yield item
+
+
+class LeavesRemoteJob(FakeBackend):
+    remote = 0
+
+    async def _generate(self, request):
+        type(self).remote += 1
+        await asyncio.sleep(self.settings.latency)
+        type(self).remote -= 1
+        async for item in super()._generate(request):
+            yield item
+
+
+class LiesAboutFormat(FakeBackend):
+    def _image(self, request, index, job_id):
+        jpeg = request.model_copy(update={"output_format": OutputFormat.JPEG})
+        return dataclasses.replace(super()._image(jpeg, index, job_id), media_type=None)
+
+
+class LogsItsKey(FakeBackend):
+    async def _generate(self, request):
+        logging.getLogger("chatty").debug("key=%s", self.settings.api_key.get_secret_value())
+        async for item in super()._generate(request):
+            yield item
+
+
+class WrongAuthKind(FakeBackend):
+    async def _generate(self, request):
+        if self.settings.api_key.get_secret_value() != FAKE_VALID_API_KEY:
+            raise ImageGenError("no", kind=ErrorKind.UNKNOWN)
+        async for item in super()._generate(request):
+            yield item
+
+
+class Base(BackendConformance):
+    invalid_auth_settings = {"api_key": "wrong-key-0000"}
+    slow_settings = {"latency": 30.0}
+    cancel_timeout = 3.0
+
+    def remote_jobs_running(self, backend, run):
+        return getattr(type(backend), "remote", backend.jobs_running)
+
+
+class TestLimited(Base):
+    backend = LimitedFake
+
+class TestSwallowsCancel(Base):
+    backend = SwallowsCancel
+
+class TestLeavesTask(Base):
+    backend = LeavesTask
+
+class TestLeavesRemoteJob(Base):
+    backend = LeavesRemoteJob
+
+class TestLiesAboutFormat(Base):
+    backend = LiesAboutFormat
+
+class TestLogsItsKey(Base):
+    backend = LogsItsKey
+
+class TestWrongAuthKind(Base):
+    backend = WrongAuthKind
+'''
+
+
+@pytest.fixture
+def broken(suite_pytester: pytest.Pytester) -> pytest.Pytester:
+    suite_pytester.makepyfile(test_broken=BROKEN_BACKENDS)
+    return suite_pytester
+
+
+def test_limited_capabilities_run_the_warning_and_validation_tests(broken: pytest.Pytester) -> None:
+    result = broken.runpytest_inprocess(
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "TestLimited and not pipecat and not entry_point and not selectable and not failure",
+    )
+    result.assert_outcomes(passed=13)
+
+
+@pytest.mark.parametrize(
+    ("case", "test", "message"),
+    [
+        (
+            "TestSwallowsCancel",
+            "test_cancellation",
+            "cancellation must propagate as CancelledError",
+        ),
+        ("TestLeavesTask", "test_cancellation", "tasks left running after cancellation"),
+        ("TestLeavesRemoteJob", "test_cancellation", "1 remote job(s) still running"),
+        (
+            "TestLiesAboutFormat",
+            "test_generate_one",
+            "asked for png (the backend offers it) but got JPEG",
+        ),
+        (
+            "TestLogsItsKey",
+            "test_secrets_stay_secret",
+            "credentials leaked: known secret #1 in stdlib logs",
+        ),
+        ("TestWrongAuthKind", "test_authentication_error", "wrong kind"),
+    ],
+)
+def test_misbehaviour_fails_the_standard_test_that_covers_it(
+    broken: pytest.Pytester, case: str, test: str, message: str
+) -> None:
+    result = broken.runpytest_inprocess("-p", "no:cacheprovider", f"test_broken.py::{case}::{test}")
+    result.assert_outcomes(failed=1)
+    assert message in result.stdout.str()
+    # (pytest itself shows what the backend logged; the suite's own messages must not leak)
+    failure = [line for line in result.outlines if line.startswith(("E ", "FAILED"))]
+    assert failure
+    assert not any("fake-valid-key" in line for line in failure), "the failure leaked the secret"
+
+
+def test_missing_cassette_skips_with_the_command_that_records_it(
+    suite_pytester: pytest.Pytester,
+) -> None:
+    pytester = suite_pytester
+    pytester.makepyfile(
+        test_needs_cassettes="""
+        from pathlib import Path
+        from imagegen_testing.conformance import BackendConformance
+
+        class TestRecorded(BackendConformance):
+            backend = "fake"
+            cassette_dir = Path(__file__).parent / "cassettes"
+        """
+    )
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-rs", "-k", "generate_one or request_validation"
+    )
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "SKIPPED*no cassette test_generate_one.yaml in cassettes; record it with: "
+            "python -m pytest test_needs_cassettes.py::TestRecorded::test_generate_one "
+            "--record-mode=once"
+        ]
+    )

@@ -1,0 +1,148 @@
+"""The scrubber: what reaches a cassette, request by request and response by response."""
+
+import base64
+import copy
+import gzip
+import io
+import json
+
+import pytest
+from PIL import Image
+from vcr.request import Request
+
+from imagegen_testing.vcr import REDACTED, CassetteScrubber, merged_vcr_config, shared_vcr_config
+
+SECRET = "hunter2-very-secret"
+EMULATOR = "http://127.0.0.1:53211"
+
+
+def _scrubber() -> CassetteScrubber:
+    scrubber = CassetteScrubber(secrets=[SECRET])
+    scrubber.map_url(f"{EMULATOR}/v1", "https://api.example.test/v1")
+    scrubber.map_url(f"{EMULATOR}/files/", "https://files.example.test/")
+    return scrubber
+
+
+def _response(body: bytes | str, **headers: str) -> dict[str, object]:
+    return {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {name.replace("_", "-"): [value] for name, value in headers.items()},
+        "body": {"string": body},
+    }
+
+
+def test_request_credentials_are_dropped_and_urls_rewritten() -> None:
+    request = Request(
+        "POST",
+        f"{EMULATOR}/v1/jobs?api_key={SECRET}&page=2",
+        json.dumps({"prompt": "cat", "api_token": "abc12345", "note": f"uses {SECRET}"}),
+        {"Authorization": f"Bearer {SECRET}", "X-Api-Key": "k", "Content-Type": "application/json"},
+    )
+    scrubbed = _scrubber().before_record_request(request)
+    assert scrubbed.uri == f"https://api.example.test/v1/jobs?api_key={REDACTED}&page=2"
+    assert set(scrubbed.headers) == {"Content-Type"}
+    body = json.loads(scrubbed.body)
+    assert body == {"prompt": "cat", "api_token": REDACTED, "note": f"uses {REDACTED}"}
+
+
+def test_json_request_objects_are_stored_as_the_json_sent() -> None:
+    # aiohttp's json= argument reaches vcrpy as a dict (a stub quirk).
+    request = Request("POST", "https://x.test/", {"prompt": "cat", "n": 2}, {})
+    assert _scrubber().before_record_request(request).body == b'{"prompt": "cat", "n": 2}'
+
+
+def test_response_json_is_scrubbed_rewritten_and_its_data_urls_shrunk() -> None:
+    image = Image.effect_noise((128, 128), 64).convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    data_url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    body = json.dumps(
+        {
+            "id": "p1",
+            "urls": {"get": f"{EMULATOR}/v1/predictions/p1"},
+            "output": [f"{EMULATOR}/files/p1/out-0.png", data_url],
+            "logs": f"token {SECRET}",
+        }
+    )
+    response = _response(
+        body,
+        Content_Type="application/json",
+        Location=f"{EMULATOR}/v1/predictions/p1",
+        Set_Cookie="session=abc",
+        Content_Length=str(len(body)),
+    )
+    original = copy.deepcopy(response)
+    scrubbed = _scrubber().before_record_response(response)
+    assert response == original, "the live response must not be modified"
+    document = json.loads(scrubbed["body"]["string"])
+    assert document["urls"]["get"] == "https://api.example.test/v1/predictions/p1"
+    assert document["output"][0] == "https://files.example.test/p1/out-0.png"
+    assert len(document["output"][1]) < len(data_url) / 10
+    assert SECRET not in document["logs"]
+    headers = scrubbed["headers"]
+    assert "Set-Cookie" not in headers
+    assert headers["Location"] == ["https://api.example.test/v1/predictions/p1"]
+    assert headers["Content-Length"] == [str(len(scrubbed["body"]["string"]))]
+
+
+def test_image_bodies_shrink_and_binary_bodies_lose_exact_secrets() -> None:
+    image = Image.effect_noise((200, 100), 64).convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG")
+    scrubbed = _scrubber().before_record_response(
+        _response(buffer.getvalue(), Content_Type="image/jpeg")
+    )
+    with Image.open(io.BytesIO(scrubbed["body"]["string"])) as shrunk:
+        assert (shrunk.format, shrunk.size) == ("JPEG", (200, 100))
+    binary = b"\xff\x00" + SECRET.encode() + b"\xfe"
+    kept = _scrubber().before_record_response(_response(binary))["body"]["string"]
+    assert SECRET.encode() not in kept
+    assert kept.startswith(b"\xff\x00")
+
+
+@pytest.mark.parametrize("already_decoded", [True, False])
+def test_content_encoding_is_undone(already_decoded: bool) -> None:
+    # vcrpy's aiohttp stub stores the body decoded yet keeps the header;
+    # other stubs store the compressed bytes. Both end up plain, headerless.
+    plain = json.dumps({"logs": SECRET}).encode()
+    body = plain if already_decoded else gzip.compress(plain)
+    scrubbed = _scrubber().before_record_response(
+        _response(body, Content_Encoding="gzip", Content_Type="application/json")
+    )
+    assert "Content-Encoding" not in scrubbed["headers"]
+    assert json.loads(scrubbed["body"]["string"]) == {"logs": REDACTED}
+
+
+def test_scrubber_survives_pytest_recordings_deepcopy_of_the_config() -> None:
+    scrubber = CassetteScrubber()
+    config = copy.deepcopy(shared_vcr_config(scrubber))
+    scrubber.add_secrets(["added-later-secret"])
+    hook = config["before_record_request"][0]
+    request = Request("GET", "https://x.test/?q=added-later-secret", None, {})
+    assert "added-later-secret" not in hook(request).uri
+
+
+def test_shared_config_never_fixes_the_record_mode() -> None:
+    config = shared_vcr_config()
+    assert "record_mode" not in config
+    assert "authorization" in config["filter_headers"]
+    with pytest.raises(ValueError, match="--record-mode"):
+        shared_vcr_config(record_mode="all")
+    with pytest.raises(ValueError, match="--record-mode"):
+        merged_vcr_config(config, {"record_mode": "once"})
+
+
+def test_extra_hooks_run_after_the_scrubber_instead_of_replacing_it() -> None:
+    seen: list[str] = []
+
+    def mine(request: Request) -> Request:
+        seen.append(request.uri)
+        return request
+
+    config = shared_vcr_config(CassetteScrubber(secrets=[SECRET]), before_record_request=mine)
+    assert len(config["before_record_request"]) == 2
+    request = Request("GET", f"https://x.test/?s={SECRET}", None, {})
+    for hook in config["before_record_request"]:
+        request = hook(request)
+    assert seen
+    assert SECRET not in seen[0]
