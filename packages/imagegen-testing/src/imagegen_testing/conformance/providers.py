@@ -10,6 +10,7 @@ scrub, and how many remote jobs are still running.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -50,6 +51,15 @@ class LiveProvider(ABC):
     def secrets(self) -> Iterable[str]:
         """Credentials this provider handed out, to be kept out of cassettes (valid after start)."""
         return ()
+
+    def owns_task(self, task: asyncio.Task[Any]) -> bool:
+        """Whether ``task`` belongs to this provider (an in-process server's handler, say).
+
+        The cancellation test demands that the backend leave no task behind;
+        an emulator running in the same event loop has tasks of its own (one
+        per kept-alive connection) that must not count against the backend.
+        """
+        return False
 
     def remote_jobs_running(self) -> int | None:
         """How many jobs the provider is still running, or None when it cannot tell."""

@@ -17,8 +17,10 @@ provider starts: the Replicate backend is not a dependency of imagegen-testing.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
@@ -35,6 +37,7 @@ REPLICATE_DELIVERY = "https://replicate.delivery/"
 """The canonical file host written into cassettes."""
 REPLICATE_WEB = "https://replicate.com"
 """Where any other emulator URL (a prediction's ``urls.web``) is pointed."""
+_EMULATOR_DIR = Path(__file__).resolve().parent.parent / "emulator"
 TOKEN_VARIABLE = "REPLICATE_API_TOKEN"  # noqa: S105  (a variable name, not a token)
 
 
@@ -140,6 +143,18 @@ class ReplicateProvider(LiveProvider):
         if self.emulator is not None:
             return [str(self.emulator.api_token)]
         return []
+
+    def owns_task(self, task: asyncio.Task[Any]) -> bool:
+        """The emulator's own tasks: aiohttp's server side and the emulator package's code."""
+        if self.emulator is None:
+            return False
+        code = getattr(task.get_coro(), "cr_code", None)
+        filename = Path(code.co_filename) if code is not None else None
+        if filename is None:
+            return False
+        if filename.parent.name == "aiohttp" and filename.name.startswith("web_"):
+            return True
+        return _EMULATOR_DIR in filename.parents
 
     def remote_jobs_running(self) -> int | None:
         """The emulator's count of unfinished predictions; unknowable live."""
