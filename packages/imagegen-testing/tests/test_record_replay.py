@@ -14,6 +14,8 @@ from imagegen_testing.vcr import find_secrets_in_cassette
 
 MINI_BACKEND = """
 import asyncio
+from pathlib import Path
+
 import aiohttp
 from pydantic import SecretStr
 
