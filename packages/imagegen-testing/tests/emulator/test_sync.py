@@ -12,12 +12,12 @@ from imagegen_testing.emulator import Fault, Latency, ReplicateEmulator
 
 
 async def test_without_prefer_the_create_answers_at_once(api, emulator):
-    emulator.latency = Latency(predict=0.3)
+    emulator.latency = Latency(predict=5)
     started = time.monotonic()
 
     reply = await api.create()
 
-    assert time.monotonic() - started < 0.25
+    assert time.monotonic() - started < 2
     assert reply.status == 201
     assert reply.body["status"] == "starting"
     assert "Preference-Applied" not in reply.headers
