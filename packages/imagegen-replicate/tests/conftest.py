@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from imagegen_replicate import ReplicateBackend, ReplicateSettings
-from imagegen_replicate.settings import TOKEN_ENV_VAR
+from imagegen_replicate.settings import BASE_URL_ENV_VAR, TOKEN_ENV_VAR
 from imagegen_testing.emulator import Latency, ReplicateEmulator
 
 FAST: dict[str, Any] = {
@@ -26,8 +26,9 @@ FAST: dict[str, Any] = {
 
 @pytest.fixture(autouse=True)
 def _no_ambient_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's real token must never reach a test (or the emulator)."""
+    """A developer's real token or endpoint must never reach a test (or the emulator)."""
     monkeypatch.delenv(TOKEN_ENV_VAR, raising=False)
+    monkeypatch.delenv(BASE_URL_ENV_VAR, raising=False)
 
 
 @pytest.fixture

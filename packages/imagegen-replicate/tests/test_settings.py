@@ -9,15 +9,16 @@ from pydantic import SecretStr, ValidationError
 
 from imagegen_core import ErrorKind, ImageGenError
 from imagegen_replicate import ReplicateBackend, ReplicateSettings
-from imagegen_replicate.settings import DEFAULT_BASE_URL, TOKEN_ENV_VAR
+from imagegen_replicate.settings import BASE_URL_ENV_VAR, DEFAULT_BASE_URL, TOKEN_ENV_VAR
 
 SECRET = "r8_SettingsTestSecretValue123456789"
 
 
-def test_defaults_match_the_old_plugin() -> None:
+def test_defaults_match_the_old_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(BASE_URL_ENV_VAR, raising=False)
     settings = ReplicateSettings()
     assert settings.model == "black-forest-labs/flux-schnell"
-    assert settings.base_url == DEFAULT_BASE_URL == "https://api.replicate.com/v1"
+    assert settings.resolve_base_url() == DEFAULT_BASE_URL == "https://api.replicate.com/v1"
     assert settings.wait_seconds == 60
     assert settings.api_token is None
 
@@ -60,6 +61,20 @@ def test_base_url_must_be_a_plain_http_url(url: str) -> None:
 
 def test_base_url_trailing_slash_is_dropped() -> None:
     assert ReplicateSettings(base_url="http://127.0.0.1:9/v1/").base_url == "http://127.0.0.1:9/v1"
+    assert ReplicateSettings(base_url="http://127.0.0.1:9/").base_url == "http://127.0.0.1:9/v1"
+
+
+def test_base_url_falls_back_to_the_environment_at_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = ReplicateSettings()
+    monkeypatch.setenv(BASE_URL_ENV_VAR, "http://127.0.0.1:8787")  # official clients' spelling
+    assert settings.resolve_base_url() == "http://127.0.0.1:8787/v1"
+    monkeypatch.setenv(BASE_URL_ENV_VAR, "http://127.0.0.1:8787/v1/")
+    assert settings.resolve_base_url() == "http://127.0.0.1:8787/v1"
+    explicit = ReplicateSettings(base_url="https://proxy.example/replicate/v1")
+    assert explicit.resolve_base_url() == "https://proxy.example/replicate/v1"
+    monkeypatch.setenv(BASE_URL_ENV_VAR, "not a url")
+    with pytest.raises(ValueError, match=BASE_URL_ENV_VAR):
+        settings.resolve_base_url()
 
 
 def test_polling_bounds_are_consistent() -> None:

@@ -137,13 +137,19 @@ class ReplicateBackend(ImageBackend[ReplicateSettings]):
                 retryable=False,
                 backend=self.name,
             )
+        try:
+            base_url = settings.resolve_base_url()
+        except ValueError as exc:
+            raise ImageGenError(
+                str(exc), kind=ErrorKind.INVALID_REQUEST, backend=self.name
+            ) from None
         ref = settings.model_ref
         profile = profile_for(ref, settings.capabilities)
         inputs = build_inputs(request, defaults=settings.inputs, profile=profile)
         expected = expected_outputs(inputs, request)
         output_format = inputs.get("output_format")
         run = _Run(
-            transport=ReplicateTransport(self._session_for_use(), settings, token),
+            transport=ReplicateTransport(self._session_for_use(), settings, base_url, token),
             settings=settings,
             ref=ref,
             output_format=output_format if isinstance(output_format, str) else None,

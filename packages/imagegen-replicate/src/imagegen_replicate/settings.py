@@ -18,9 +18,17 @@ from pydantic import Field, JsonValue, SecretStr, field_validator, model_validat
 from imagegen_core import BackendSettings, Capabilities
 from imagegen_replicate.models import DEFAULT_MODEL, ModelRef
 
-__all__ = ["DEFAULT_BASE_URL", "TOKEN_ENV_VAR", "ReplicateSettings"]
+__all__ = [
+    "BASE_URL_ENV_VAR",
+    "DEFAULT_BASE_URL",
+    "TOKEN_ENV_VAR",
+    "ReplicateSettings",
+    "normalise_base_url",
+]
 
 DEFAULT_BASE_URL = "https://api.replicate.com/v1"
+BASE_URL_ENV_VAR = "REPLICATE_BASE_URL"
+"""Read (never written) when ``base_url`` is not set. The official clients' name."""
 TOKEN_ENV_VAR = "REPLICATE_API_TOKEN"  # noqa: S105 - the variable's name, not a token
 """Read (never written) when ``api_token`` is not set."""
 
@@ -44,7 +52,11 @@ class ReplicateSettings(BackendSettings):
         default=None,
         description=f"Replicate API token; when unset, {TOKEN_ENV_VAR} is read at use.",
     )
-    base_url: str = Field(default=DEFAULT_BASE_URL, description="Replicate API base URL.")
+    base_url: str | None = Field(
+        default=None,
+        description=f"Replicate API base URL; when unset, {BASE_URL_ENV_VAR} is read at use, "
+        f"else {DEFAULT_BASE_URL}.",
+    )
     model: str = Field(
         default=DEFAULT_MODEL,
         description="'owner/name', 'owner/name:<version>', a 64-hex version id, "
@@ -111,15 +123,10 @@ class ReplicateSettings(BackendSettings):
 
     @field_validator("base_url")
     @classmethod
-    def _check_base_url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"base_url {value!r} must be an http(s) URL")
-        if parts.query or parts.fragment:
-            raise ValueError("base_url must not carry a query or fragment")
-        if parts.username or parts.password:
-            raise ValueError("base_url must not carry credentials; use api_token")
-        return value.strip().rstrip("/")
+    def _check_base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return normalise_base_url(value)
 
     @field_validator("api_token")
     @classmethod
@@ -142,6 +149,25 @@ class ReplicateSettings(BackendSettings):
     def model_ref(self) -> ModelRef:
         """The parsed ``model`` setting."""
         return ModelRef.parse(self.model)
+
+    def resolve_base_url(self) -> str:
+        """The API base URL: the setting, else ``REPLICATE_BASE_URL``, else Replicate's.
+
+        Read at each use, like the token, so that the two can be pointed at
+        an emulator or a proxy together from the environment.
+
+        Raises:
+            ValueError: ``REPLICATE_BASE_URL`` is not a usable URL.
+        """
+        if self.base_url is not None:
+            return self.base_url
+        from_env = os.environ.get(BASE_URL_ENV_VAR, "").strip()
+        if not from_env:
+            return DEFAULT_BASE_URL
+        try:
+            return normalise_base_url(from_env)
+        except ValueError as exc:
+            raise ValueError(f"{BASE_URL_ENV_VAR}: {exc}") from None
 
     def resolve_token(self) -> str | None:
         """The token to send: the setting, else ``REPLICATE_API_TOKEN``, else ``None``.
@@ -166,3 +192,28 @@ class ReplicateSettings(BackendSettings):
         if float(self.cancel_after).is_integer():
             return f"{int(self.cancel_after)}s"
         return f"{math.ceil(self.cancel_after * 1000)}ms"
+
+
+def normalise_base_url(value: str) -> str:
+    """Check an API base URL and put it in canonical form (no trailing slash).
+
+    A URL with no path gets ``/v1``, so both ``https://api.replicate.com``
+    (how Replicate's own clients spell ``REPLICATE_BASE_URL``) and
+    ``https://api.replicate.com/v1`` work.
+
+    Raises:
+        ValueError: Not an http(s) URL, or one carrying credentials, a query
+            or a fragment.
+    """
+    text = value.strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"base URL {value!r} must be an http(s) URL")
+    if parts.query or parts.fragment:
+        raise ValueError("base URL must not carry a query or fragment")
+    if parts.username or parts.password:
+        raise ValueError("base URL must not carry credentials; use the API token")
+    text = text.rstrip("/")
+    if not parts.path.strip("/"):
+        text += "/v1"
+    return text

@@ -88,6 +88,7 @@ class ReplicateTransport:
     Args:
         session: The aiohttp session to send with (not closed here).
         settings: The settings snapshot.
+        base_url: The resolved API base URL.
         token: The API token.
         abandoned: When set, no further retries are started (used while the
             driving task is being cancelled).
@@ -97,12 +98,14 @@ class ReplicateTransport:
         self,
         session: aiohttp.ClientSession,
         settings: ReplicateSettings,
+        base_url: str,
         token: str,
         *,
         abandoned: asyncio.Event | None = None,
     ) -> None:
         self._session = session
         self._settings = settings
+        self._base_url = base_url
         self._token = token
         self._abandoned = abandoned or asyncio.Event()
         self._backoff = wait_exponential(
@@ -110,7 +113,7 @@ class ReplicateTransport:
         ) + wait_random(0, settings.retry_initial_backoff)
 
     def __repr__(self) -> str:
-        return f"ReplicateTransport(base_url={self._settings.base_url!r})"
+        return f"ReplicateTransport(base_url={self._base_url!r})"
 
     @property
     def abandoned(self) -> asyncio.Event:
@@ -135,7 +138,7 @@ class ReplicateTransport:
         }
         return await self._request(
             "POST",
-            f"{settings.base_url}/{ref.create_path()}",
+            f"{self._base_url}/{ref.create_path()}",
             body=ref.create_body(dict(inputs)),
             headers=headers,
             timeout=wait_seconds + settings.request_timeout,
@@ -174,7 +177,7 @@ class ReplicateTransport:
             self._session,
             url,
             max_bytes=settings.max_download_bytes,
-            timeout=aiohttp.ClientTimeout(total=settings.request_timeout),
+            client_timeout=aiohttp.ClientTimeout(total=settings.request_timeout),
             attempts=settings.max_attempts,
             backoff=settings.retry_initial_backoff,
         )
@@ -187,7 +190,7 @@ class ReplicateTransport:
         otherwise (or when missing) the link is built from the id, so the token
         never follows a link to another host.
         """
-        base_url = self._settings.base_url
+        base_url = self._base_url
         urls = prediction.get("urls")
         link = urls.get(which) if isinstance(urls, Mapping) else None
         if isinstance(link, str) and same_origin(link, base_url):

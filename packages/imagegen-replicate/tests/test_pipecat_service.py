@@ -1,0 +1,302 @@
+"""ReplicateImageGenService: the old plugin's API, on the core service, against the emulator."""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+import aiohttp
+import pytest
+from pipecat.frames.frames import (
+    ErrorFrame,
+    Frame,
+    InterruptionFrame,
+    TextFrame,
+    URLImageRawFrame,
+)
+
+from imagegen_core import ErrorKind, ImageGenError, OutputFormat
+from imagegen_core.pipecat_service import ImageGenUpdateSettingsFrame, is_given
+from imagegen_replicate import ReplicateImageGenService
+from imagegen_replicate.settings import BASE_URL_ENV_VAR, TOKEN_ENV_VAR
+from imagegen_testing.emulator import (
+    DEFAULT_DEPLOYMENT,
+    FLUX_SCHNELL,
+    Latency,
+    ReplicateEmulator,
+    Route,
+)
+
+Settings = ReplicateImageGenService.Settings
+
+# The usage snippet of the old plugin's documentation page
+# (shared/seed/replicate-image-gen-service.md), verbatim but for its import line.
+SEED_SNIPPET = """\
+import aiohttp
+from imagegen_replicate import ReplicateImageGenService
+from pipecat.frames.frames import TextFrame
+
+async with aiohttp.ClientSession() as session:
+    image_gen = ReplicateImageGenService(
+        aiohttp_session=session,
+        settings=ReplicateImageGenService.Settings(
+            model="black-forest-labs/flux-schnell",
+            aspect_ratio="1:1",
+        ),
+    )
+
+    # ... add image_gen to your pipeline, then queue a prompt:
+    await task.queue_frames(
+        [TextFrame("a cat in the style of a screenprint poster")]
+    )
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _offline_nltk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep Pipecat < 1.9 from downloading NLTK data when a pipeline starts (no network)."""
+    data = tmp_path_factory.mktemp("nltk_data")
+    (data / "tokenizers" / "punkt_tab").mkdir(parents=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NLTK_DATA", str(data))
+        nltk = sys.modules.get("nltk")
+        if nltk is not None:
+            patch.setattr(nltk.data, "path", [str(data), *nltk.data.path])
+        yield
+
+
+async def run(
+    service: Any, frames: Sequence[Frame], *, send_end_frame: bool = True
+) -> tuple[list[Frame], list[Frame]]:
+    """Run frames through ``service``; return (downstream, upstream) frames."""
+    from pipecat.tests.utils import run_test  # after _offline_nltk: it starts NLTK on 0.0.108
+
+    down, up = await run_test(service, frames_to_send=frames, send_end_frame=send_end_frame)
+    return list(down), list(up)
+
+
+def pause(seconds: float) -> Frame:
+    from pipecat.tests.utils import SleepFrame
+
+    return SleepFrame(sleep=seconds)
+
+
+def images(frames: Sequence[Frame]) -> list[URLImageRawFrame]:
+    return [frame for frame in frames if isinstance(frame, URLImageRawFrame)]
+
+
+def errors(frames: Sequence[Frame]) -> list[ErrorFrame]:
+    return [frame for frame in frames if isinstance(frame, ErrorFrame)]
+
+
+class SnippetTask:
+    """Stands in for the snippet's ``task``: runs the queued frames through ``image_gen``.
+
+    The snippet builds ``image_gen`` itself and leaves "add it to your
+    pipeline" to the reader; this is that pipeline.
+    """
+
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        self._namespace = namespace
+        self.down: list[Frame] = []
+        self.up: list[Frame] = []
+
+    async def queue_frames(self, frames: Sequence[Frame]) -> None:
+        self.down, self.up = await run(self._namespace["image_gen"], frames)
+
+
+async def test_the_seed_snippet_runs_unmodified(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with ReplicateEmulator() as emulator:
+        # The snippet passes no token and no base URL: both come from the environment.
+        monkeypatch.setenv(TOKEN_ENV_VAR, emulator.api_token)
+        monkeypatch.setenv(BASE_URL_ENV_VAR, emulator.base_url)
+        namespace: dict[str, Any] = {}
+        task = namespace["task"] = SnippetTask(namespace)
+        # Top-level await, as in a notebook or `python -m asyncio`: the text runs as written.
+        code = compile(SEED_SNIPPET, "seed-snippet", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        pending = eval(code, namespace)  # noqa: S307 - our own fixed text
+        if pending is not None:
+            await pending
+
+        assert errors(task.up) == []
+        [frame] = images(task.down)
+        assert frame.format == "RGB"  # the PIL mode, not the old plugin's "WEBP"
+        assert frame.size == (1024, 1024)
+        assert len(frame.image) == 1024 * 1024 * 3
+        assert frame.url is not None
+        assert frame.url.startswith(emulator.base_url.removesuffix("/v1"))
+        [record] = emulator.predictions.values()
+        assert record.route is Route.MODELS_PREDICTIONS_CREATE
+        assert record.input == {
+            "prompt": "a cat in the style of a screenprint poster",
+            "aspect_ratio": "1:1",
+            "num_outputs": 1,
+            "num_inference_steps": 4,
+            "output_format": "webp",
+            "output_quality": 80,
+            "disable_safety_checker": False,
+            "go_fast": True,
+            "megapixels": "1",
+        }
+        assert emulator.counters.files_with_authorization == 0
+    assert os.environ[TOKEN_ENV_VAR] == emulator.api_token  # only what the test itself set
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as opened:
+        yield opened
+
+
+def test_settings_defaults_are_the_old_plugins(session: aiohttp.ClientSession) -> None:
+    service = ReplicateImageGenService(aiohttp_session=session)
+    settings = service._settings
+    assert (settings.model, settings.aspect_ratio, settings.num_outputs) == (FLUX_SCHNELL, "1:1", 1)
+    assert (settings.num_inference_steps, settings.seed) == (4, None)
+    assert settings.output_format == "webp"
+    assert (settings.output_quality, settings.disable_safety_checker) == (80, False)
+    assert (settings.go_fast, settings.megapixels) == (True, "1")
+    # A delta leaves what it does not name alone.
+    assert not is_given(Settings(aspect_ratio="16:9").num_outputs)
+
+
+def test_constructor_parameters_reach_the_backend(
+    monkeypatch: pytest.MonkeyPatch, session: aiohttp.ClientSession
+) -> None:
+    monkeypatch.delenv(TOKEN_ENV_VAR, raising=False)
+    token = "r8_ConstructorTokenNeverInEnviron0001"
+    service = ReplicateImageGenService(
+        aiohttp_session=session,
+        api_token=token,
+        base_url="http://127.0.0.1:9/v1",
+        wait_timeout_secs=5,
+        poll_interval_secs=0.25,
+        max_poll_attempts=7,
+    )
+    settings = service.replicate_backend.settings
+    assert settings.api_token is not None
+    assert settings.api_token.get_secret_value() == token
+    assert (settings.base_url, settings.wait_seconds) == ("http://127.0.0.1:9/v1", 5)
+    assert (settings.poll_interval, settings.max_polls) == (0.25, 7)
+    assert token not in os.environ.values()  # the old plugin exported it; we do not
+    assert token not in repr(service.replicate_backend)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"wait_timeout_secs": 0}, "wait_seconds"),
+        ({"wait_timeout_secs": 61}, "wait_seconds"),
+        ({"settings": Settings(num_outputs=5)}, "num_images"),
+        ({"settings": Settings(aspect_ratio="7:5")}, "aspect_ratio"),
+        ({"settings": Settings(model="not a model")}, "deployments/owner/name"),
+    ],
+)
+def test_invalid_settings_fail_at_construction(
+    kwargs: dict[str, Any], field: str, session: aiohttp.ClientSession
+) -> None:
+    with pytest.raises(ImageGenError) as caught:
+        ReplicateImageGenService(aiohttp_session=session, **kwargs)
+    assert caught.value.kind is ErrorKind.INVALID_REQUEST
+    assert field in caught.value.message
+
+
+def test_flux_settings_become_checked_request_fields(session: aiohttp.ClientSession) -> None:
+    service = ReplicateImageGenService(
+        aiohttp_session=session,
+        settings=Settings(num_outputs=3, seed=9, output_format="jpg", output_quality=50),
+    )
+    request = service.build_request("a fox", service._settings)
+    assert (request.num_images, request.seed, request.output_format, request.quality) == (
+        3,
+        9,
+        OutputFormat.JPEG,
+        50,
+    )
+    assert request.options == {
+        "num_inference_steps": 4,
+        "disable_safety_checker": False,
+        "go_fast": True,
+        "megapixels": "1",
+    }
+
+
+def test_other_models_get_the_old_plugins_inputs_passed_through(
+    session: aiohttp.ClientSession,
+) -> None:
+    service = ReplicateImageGenService(
+        aiohttp_session=session,
+        settings=Settings(model="someone/sdxl", num_outputs=2, megapixels=None),
+    )
+    request = service.build_request("a fox", service._settings)
+    assert (request.num_images, request.output_format, request.quality) == (1, None, None)
+    assert request.options == {
+        "num_inference_steps": 4,
+        "disable_safety_checker": False,
+        "go_fast": True,
+        "num_outputs": 2,
+        "output_format": "webp",
+        "output_quality": 80,
+    }
+
+
+async def test_runtime_settings_update_changes_the_next_prediction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with ReplicateEmulator() as emulator, aiohttp.ClientSession() as session:
+        service = ReplicateImageGenService(
+            aiohttp_session=session,
+            api_token=emulator.api_token,
+            base_url=emulator.base_url,
+            settings=Settings(megapixels="0.25"),
+        )
+        update = ImageGenUpdateSettingsFrame(
+            delta=Settings(model=f"deployments/{DEFAULT_DEPLOYMENT}", aspect_ratio="16:9", seed=3)
+        )
+        down, up = await run(service, [TextFrame("before"), update, TextFrame("after")])
+        assert errors(up) == []
+        before, after = images(down)
+        assert before.size == (512, 512)
+        assert after.size == (672, 384)  # 16:9 at 0.25 megapixels
+        first, second = emulator.predictions.values()
+        assert first.route is Route.MODELS_PREDICTIONS_CREATE
+        assert second.route is Route.DEPLOYMENTS_PREDICTIONS_CREATE
+        assert (second.input["aspect_ratio"], second.input["seed"]) == ("16:9", 3)
+        assert service.replicate_backend.settings.model == f"deployments/{DEFAULT_DEPLOYMENT}"
+        assert not session.closed  # the caller's session outlives the pipeline
+
+
+async def test_interruption_cancels_the_prediction_on_replicate() -> None:
+    async with ReplicateEmulator() as emulator, aiohttp.ClientSession() as session:
+        emulator.max_sync_wait = 0.01
+        emulator.latency = Latency(predict=30.0)
+        service = ReplicateImageGenService(
+            aiohttp_session=session,
+            api_token=emulator.api_token,
+            base_url=emulator.base_url,
+            wait_timeout_secs=1,
+            poll_interval_secs=0.02,
+        )
+        frames = [TextFrame("never finished"), pause(0.2), InterruptionFrame(), pause(0.1)]
+        down, up = await run(service, frames)
+        assert images(down) == []
+        assert errors(up) == []
+        assert emulator.counters.predictions_created == 1
+        assert emulator.counters.cancels_received == 1
+        assert emulator.counters.predictions_running == 0
+
+
+async def test_rejected_token_is_an_error_frame_without_the_token() -> None:
+    token = "r8_WrongTokenForTheErrorFrameTest0042"
+    async with ReplicateEmulator() as emulator, aiohttp.ClientSession() as session:
+        service = ReplicateImageGenService(
+            aiohttp_session=session, api_token=token, base_url=emulator.base_url
+        )
+        down, up = await run(service, [TextFrame("x")])
+    [error] = errors(up)
+    assert "authentication" in error.error
+    assert token not in error.error
+    assert images(down) == []
