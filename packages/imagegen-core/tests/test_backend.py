@@ -311,3 +311,23 @@ def test_secrets_are_known_and_hidden_from_repr() -> None:
     assert list(backend.secret_values()) == [SECRET]
     assert SECRET not in repr(backend)
     assert SECRET not in repr(backend.settings)
+
+
+async def test_a_cause_that_would_reveal_a_secret_is_dropped() -> None:
+    def failure(cause_text: str) -> ImageGenError:
+        try:
+            raise RuntimeError(cause_text)
+        except RuntimeError as cause:
+            error = ImageGenError("upstream failed", kind=ErrorKind.SERVER)
+            error.__cause__ = cause
+            return error
+
+    leaky = Scripted(script=[failure(f"header Authorization: {SECRET}")])
+    with pytest.raises(ImageGenError) as caught:
+        await leaky.generate(REQUEST).collect()
+    assert caught.value.__cause__ is None
+
+    harmless = Scripted(script=[failure("connection closed")])
+    with pytest.raises(ImageGenError) as caught:
+        await harmless.generate(REQUEST).collect()
+    assert str(caught.value.__cause__) == "connection closed"

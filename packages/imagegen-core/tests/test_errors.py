@@ -101,3 +101,20 @@ def test_redact_leaves_short_or_empty_secrets_alone() -> None:
 )
 def test_redact_scrubs_bearer_shaped_text(text: str, expected: str) -> None:
     assert redact(text) == expected
+
+
+class QuotaError(ImageGenError):
+    """A backend's own subclass, as a third-party author might define one."""
+
+
+def test_subclasses_keep_their_type_when_pickled() -> None:
+    original = QuotaError("out of credit", kind=ErrorKind.QUOTA, retry_after=3.0, status=402)
+    copy = pickle.loads(pickle.dumps(original))  # noqa: S301 - our own bytes
+
+    assert type(copy) is QuotaError
+    assert (copy.message, copy.kind, copy.retry_after, copy.status) == (
+        "out of credit",
+        ErrorKind.QUOTA,
+        3.0,
+        402,
+    )

@@ -201,3 +201,28 @@ def test_request_round_trips_through_json() -> None:
     )
 
     assert ImageRequest.model_validate_json(request.model_dump_json()) == request
+
+
+def test_options_are_read_only_but_serialisable() -> None:
+    import copy
+    import json
+    import pickle
+
+    request = ImageRequest(prompt="p", options={"steps": 4, "nested": {"a": [1]}})
+
+    with pytest.raises(TypeError, match="read-only"):
+        request.options["steps"] = 5  # type: ignore[index]
+    with pytest.raises(TypeError, match="read-only"):
+        request.options.update(steps=5)  # type: ignore[attr-defined]
+    assert json.loads(json.dumps(request.options)) == {"steps": 4, "nested": {"a": [1]}}
+    assert ImageRequest.model_validate_json(request.model_dump_json()) == request
+    assert pickle.loads(pickle.dumps(request)) == request  # noqa: S301 - our own bytes
+    assert copy.deepcopy(request).options == request.options
+
+
+@pytest.mark.parametrize(
+    "field", [{"num_images": True}, {"num_images": "2"}, {"quality": "80"}, {"seed": 1.0}]
+)
+def test_numbers_are_not_coerced_from_other_types(field: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match="valid integer"):
+        ImageRequest(prompt="p", **field)

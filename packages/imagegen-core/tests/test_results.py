@@ -81,3 +81,10 @@ def test_warning_text() -> None:
 
     assert str(warning) == "unsupported-setting (seed): ignored"
     assert str(GenerationWarning("fewer images")) == "other: fewer images"
+
+
+def test_data_url_scheme_is_case_insensitive() -> None:
+    data, media_type = decode_data_url("DATA:image/png;base64," + base64.b64encode(b"x").decode())
+    assert (data, media_type) == (b"x", "image/png")
+    with pytest.raises(ValueError, match="decode data: URLs"):
+        GeneratedImage(url="Data:image/png;base64,eA==")

@@ -246,7 +246,7 @@ class Generation(AsyncIterator[GeneratedImage]):
         except ImageGenError as exc:
             self._finished = True
             await self._close_source()
-            raise self._scrubbed(exc) from exc.__cause__
+            raise self._scrubbed(exc) from self._safe_cause(exc)
         except Exception as exc:
             self._finished = True
             await self._close_source()
@@ -280,6 +280,14 @@ class Generation(AsyncIterator[GeneratedImage]):
             backend=exc.backend or self._backend.name,
             status=exc.status,
         )
+
+    def _safe_cause(self, exc: ImageGenError) -> BaseException | None:
+        """The backend's chained cause, unless its text would reveal a secret."""
+        cause = exc.__cause__
+        if cause is None:
+            return None
+        text = str(cause)
+        return cause if redact(text, list(self._backend.secret_values())) == text else None
 
     def _wrap(self, exc: Exception) -> ImageGenError:
         kind = ErrorKind.UNKNOWN

@@ -106,14 +106,21 @@ class ImageGenError(Exception):
         return f"{type(self).__name__}({', '.join(parts)})"
 
     def __reduce__(self) -> tuple[object, ...]:
-        # Keyword-only arguments do not survive the default exception pickling.
-        return (
-            _rebuild_error,
-            (self.message, self.kind, self.retryable, self.retry_after, self.backend, self.status),
+        # Keyword-only arguments do not survive the default exception pickling;
+        # the class travels too, so subclasses keep their type.
+        state = (
+            self.message,
+            self.kind,
+            self.retryable,
+            self.retry_after,
+            self.backend,
+            self.status,
         )
+        return (_rebuild_error, (type(self), *state))
 
 
 def _rebuild_error(
+    cls: type[ImageGenError],
     message: str,
     kind: ErrorKind,
     retryable: bool,
@@ -121,7 +128,9 @@ def _rebuild_error(
     backend: str | None,
     status: int | None,
 ) -> ImageGenError:
-    return ImageGenError(
+    error = cls.__new__(cls)
+    ImageGenError.__init__(
+        error,
         message,
         kind=kind,
         retryable=retryable,
@@ -129,3 +138,4 @@ def _rebuild_error(
         backend=backend,
         status=status,
     )
+    return error

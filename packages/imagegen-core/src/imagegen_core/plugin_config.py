@@ -53,10 +53,6 @@ class PluginError(ImageGenError):
     def __init__(self, message: str, *, backend: str | None = None) -> None:
         super().__init__(message, kind=ErrorKind.INVALID_REQUEST, retryable=False, backend=backend)
 
-    def __reduce__(self) -> tuple[object, ...]:
-        # The base class rebuilds an ImageGenError; keep the subclass across pickling.
-        return (PluginError, (self.message,), {"backend": self.backend})
-
 
 def strict_plugins(strict: bool | None = None, environ: Mapping[str, str] | None = None) -> bool:
     """Resolve strict mode: the explicit argument wins, else ``IMAGEGEN_STRICT_PLUGINS``.

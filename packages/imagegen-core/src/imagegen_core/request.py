@@ -8,12 +8,21 @@ retries and polls without defending against changes.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, NamedTuple, Self
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "MAX_IMAGES_PER_REQUEST",
@@ -63,6 +72,31 @@ class OutputFormat(StrEnum):
         except ValueError:
             known = ", ".join(f.value for f in cls)
             raise ValueError(f"unknown output format {value!r}; expected one of: {known}") from None
+
+
+class ReadOnlyOptions(dict[str, JsonValue]):
+    """A ``dict`` that refuses changes: ``ImageRequest.options``.
+
+    A dict subclass rather than a mapping proxy, so backends can hand it
+    straight to ``json.dumps`` or an HTTP client as request input.
+    """
+
+    def _refuse(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("ImageRequest.options is read-only; build a new request instead")
+
+    __setitem__ = __delitem__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+    __ior__ = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[type[ReadOnlyOptions], tuple[dict[str, JsonValue]]]:
+        # Unpickling a dict subclass would call the refused __setitem__.
+        return (ReadOnlyOptions, (dict(self),))
+
+    def __copy__(self) -> ReadOnlyOptions:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> ReadOnlyOptions:
+        return ReadOnlyOptions(copy.deepcopy(dict(self), memo))
 
 
 class ImageSize(NamedTuple):
@@ -128,6 +162,7 @@ class ImageRequest(BaseModel):
     negative_prompt: str | None = Field(default=None, description="What the image should not show.")
     num_images: int = Field(
         default=1,
+        strict=True,
         ge=1,
         le=MAX_IMAGES_PER_REQUEST,
         description="How many images to generate in this call.",
@@ -135,13 +170,15 @@ class ImageRequest(BaseModel):
     aspect_ratio: str | None = Field(default=None, description="Width:height ratio such as '16:9'.")
     size: ImageSize | None = Field(default=None, description="Exact pixel size, e.g. '1024x768'.")
     seed: int | None = Field(
-        default=None, ge=0, le=2**63 - 1, description="Seed for reproducible output."
+        default=None, strict=True, ge=0, le=2**63 - 1, description="Seed for reproducible output."
     )
     output_format: OutputFormat | None = Field(
         default=None, description="Encoded file format wanted."
     )
-    quality: int | None = Field(default=None, ge=0, le=100, description="Encoder quality, 0-100.")
-    options: Mapping[str, JsonValue] = Field(
+    quality: int | None = Field(
+        default=None, strict=True, ge=0, le=100, description="Encoder quality, 0-100."
+    )
+    options: Annotated[Mapping[str, JsonValue], PlainSerializer(dict)] = Field(
         default_factory=dict,
         description="Backend-specific inputs, passed through unchanged.",
     )
@@ -197,9 +234,10 @@ class ImageRequest(BaseModel):
 
     @field_validator("options")
     @classmethod
-    def _freeze_options(cls, value: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
-        # A copy, so that a caller mutating its dict later cannot change a request in flight.
-        return dict(value)
+    def _freeze_options(cls, value: Mapping[str, JsonValue]) -> Mapping[str, JsonValue]:
+        # A read-only deep copy: neither the caller mutating its dict later nor
+        # a backend writing into the request can change a request in flight.
+        return ReadOnlyOptions(copy.deepcopy(dict(value)))
 
     @model_validator(mode="after")
     def _one_way_to_shape(self) -> Self:

@@ -76,7 +76,7 @@ class GeneratedImage:
     def __post_init__(self) -> None:
         if (self.data is None) == (self.url is None):
             raise ValueError("a GeneratedImage holds exactly one of data or url")
-        if self.url is not None and self.url.startswith("data:"):
+        if self.url is not None and self.url[:5].lower() == "data:":
             raise ValueError("decode data: URLs with decode_data_url() and pass the bytes as data")
         if self.index < 0:
             raise ValueError("index must not be negative")
@@ -100,7 +100,7 @@ def decode_data_url(url: str) -> tuple[bytes, str | None]:
     Raises:
         ValueError: ``url`` is not a well-formed ``data:`` URL.
     """
-    if not url.startswith("data:"):
+    if url[:5].lower() != "data:":
         raise ValueError("not a data: URL")
     header, sep, payload = url[5:].partition(",")
     if not sep:
