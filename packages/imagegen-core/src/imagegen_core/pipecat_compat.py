@@ -1,0 +1,183 @@
+"""Every difference between supported Pipecat releases, absorbed in one place.
+
+Supported: ``pipecat-ai>=0.0.108,<2``. What moved or appeared across that
+range, and how it is bridged here by feature detection (never by version
+numbers, and never through a private Pipecat name):
+
+- The ``NOT_GIVEN`` sentinel of settings deltas lived in
+  ``pipecat.services.settings`` (its class private) up to 0.0.108 and in
+  ``pipecat.utils.types`` from 1.x. We import the public ``NOT_GIVEN`` and
+  ``is_given`` from wherever they are and derive the class from the instance.
+- ``ErrorCategory`` (``pipecat.utils.errors``) and the ``category`` /
+  ``force_treat_as_permanent`` arguments of ``push_error`` exist from 1.x;
+  ``set_usable`` / ``is_usable`` from 1.8. On older releases errors are pushed
+  without them, and ``ServiceSwitcherStrategyFailover`` fails over on any
+  error there anyway.
+- ``cancel_ttfb_metrics`` exists from 1.x.
+- Uninterruptible frames were marked with the ``UninterruptibleFrame`` mixin
+  before 1.11 and with the ``interruptible`` field since.
+
+It also holds the failure policy (:func:`failure_policy`): how an
+:class:`~imagegen_core.ErrorKind` maps onto Pipecat's vocabulary.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pipecat.frames import frames as _frames
+from pipecat.processors.frame_processor import FrameProcessor
+
+from imagegen_core.errors import ErrorKind, ImageGenError
+
+if TYPE_CHECKING:
+    from pipecat.utils.types import NOT_GIVEN, is_given
+    from pipecat.utils.types import NotGiven as NotGivenType
+else:
+    try:
+        from pipecat.utils.types import NOT_GIVEN, is_given
+    except ImportError:  # pipecat 0.0.108
+        from pipecat.services.settings import NOT_GIVEN, is_given
+    NotGivenType = type(NOT_GIVEN)
+
+_ErrorCategory: Any
+try:
+    from pipecat.utils.errors import ErrorCategory as _ErrorCategory
+except ImportError:  # pipecat 0.0.108
+    _ErrorCategory = None
+
+__all__ = [
+    "HAS_ERROR_CATEGORIES",
+    "HAS_USABILITY",
+    "NOT_GIVEN",
+    "FailurePolicy",
+    "NotGivenType",
+    "cancel_ttfb_metrics",
+    "failure_policy",
+    "given",
+    "is_given",
+    "is_interruptible",
+    "mark_usable",
+    "push_error",
+]
+
+_T = TypeVar("_T")
+
+HAS_ERROR_CATEGORIES = _ErrorCategory is not None
+"""Whether the installed Pipecat has ``ErrorCategory`` and categorised ``push_error``."""
+
+HAS_USABILITY = hasattr(FrameProcessor, "set_usable")
+"""Whether the installed Pipecat tracks ``is_usable`` (what 1.8+'s failover reads)."""
+
+_PUSH_ERROR_PARAMETERS = frozenset(inspect.signature(FrameProcessor.push_error).parameters)
+
+
+def given(value: _T | NotGivenType) -> _T | None:
+    """A stored settings value, with ``NOT_GIVEN`` read as ``None``.
+
+    Store-mode settings never hold ``NOT_GIVEN`` once the service is built;
+    this narrows the type for readers and stays safe if one slips through.
+    """
+    return value if is_given(value) else None
+
+
+@dataclass(frozen=True, slots=True)
+class FailurePolicy:
+    """How one failure is reported to Pipecat.
+
+    Args:
+        category: Name of the ``ErrorCategory`` member the error frame carries.
+        permanent: Whether the service is unusable after it, so that
+            ``ServiceSwitcherStrategyFailover`` (1.8+) moves to the next service.
+    """
+
+    category: str
+    permanent: bool
+
+
+# Which failures say the *service* is broken, rather than the one request.
+# Backends retry transient failures themselves (with tenacity), so a
+# rate-limit, connectivity, time-out or server error reaching the service means
+# those retries are spent: the provider is down for now, and failing over is
+# what the user wants. Credentials, account and settings failures recur until
+# someone changes something. Content refusals and unknown causes are about the
+# one prompt.
+_POLICY: dict[ErrorKind, FailurePolicy] = {
+    ErrorKind.AUTHENTICATION: FailurePolicy("AUTHENTICATION", permanent=True),
+    ErrorKind.AUTHORIZATION: FailurePolicy("AUTHORIZATION", permanent=True),
+    ErrorKind.INVALID_REQUEST: FailurePolicy("INVALID_REQUEST", permanent=True),
+    ErrorKind.CONTENT_POLICY: FailurePolicy("APPLICATION", permanent=False),
+    ErrorKind.RATE_LIMIT: FailurePolicy("RATE_LIMIT", permanent=True),
+    ErrorKind.QUOTA: FailurePolicy("QUOTA", permanent=True),
+    ErrorKind.CONNECTIVITY: FailurePolicy("CONNECTIVITY", permanent=True),
+    ErrorKind.TIMEOUT: FailurePolicy("CONNECTIVITY", permanent=True),
+    ErrorKind.SERVER: FailurePolicy("SERVER", permanent=True),
+    ErrorKind.CANCELED: FailurePolicy("UNKNOWN", permanent=False),
+    ErrorKind.UNKNOWN: FailurePolicy("UNKNOWN", permanent=False),
+}
+
+_APPLICATION_MISTAKE = FailurePolicy("APPLICATION", permanent=False)
+
+
+def failure_policy(error: ImageGenError, *, caused_by_application: bool = False) -> FailurePolicy:
+    """The category and permanence the service reports ``error`` with.
+
+    Args:
+        error: The failure.
+        caused_by_application: The application sent something unusable (a
+            prompt that is empty or too long, a settings update that does not
+            validate and was therefore not applied): the service itself is fine.
+    """
+    if caused_by_application:
+        return _APPLICATION_MISTAKE
+    return _POLICY[error.kind]
+
+
+def _category(name: str) -> Any:
+    if _ErrorCategory is None:
+        return None
+    # A release without the member (APPLICATION is 1.x-only) reports UNKNOWN.
+    return getattr(_ErrorCategory, name, _ErrorCategory.UNKNOWN)
+
+
+async def push_error(
+    processor: FrameProcessor, message: str, *, exception: Exception, policy: FailurePolicy
+) -> None:
+    """Push a non-fatal ``ErrorFrame`` upstream with whatever the installed Pipecat understands."""
+    if exception.__traceback__ is None:
+        # Pipecat 0.0.108 logs the last line of the exception's traceback and
+        # fails on an exception that was never raised, so give it one.
+        try:
+            raise exception
+        except Exception as raised:
+            exception = raised
+    kwargs: dict[str, Any] = {"exception": exception}
+    if "category" in _PUSH_ERROR_PARAMETERS:
+        kwargs["category"] = _category(policy.category)
+    if policy.permanent and "force_treat_as_permanent" in _PUSH_ERROR_PARAMETERS:
+        kwargs["force_treat_as_permanent"] = True
+    await processor.push_error(message, **kwargs)
+
+
+async def mark_usable(processor: FrameProcessor) -> None:
+    """Declare the processor usable again after it proved it works (1.8+; no-op before)."""
+    if HAS_USABILITY and not processor.is_usable:
+        await processor.set_usable(True)
+
+
+async def cancel_ttfb_metrics(processor: FrameProcessor) -> None:
+    """Drop a started TTFB measurement that will never see a first byte (no-op on 0.0.108)."""
+    cancel = getattr(processor, "cancel_ttfb_metrics", None)
+    if cancel is not None:
+        await cancel()
+
+
+def is_interruptible(frame: _frames.Frame) -> bool:
+    """Whether an interruption may cancel the processing of ``frame``."""
+    flag = getattr(frame, "interruptible", None)
+    if isinstance(flag, bool):
+        return flag
+    marker = getattr(_frames, "UninterruptibleFrame", None)
+    return not (isinstance(marker, type) and isinstance(frame, marker))

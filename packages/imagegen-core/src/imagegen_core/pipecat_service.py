@@ -1,0 +1,570 @@
+"""The one Pipecat image service, driving any imagegen backend.
+
+``TextFrame`` in, one ``URLImageRawFrame`` per generated image out, in the
+order the images finish. Everything Pipecat-specific lives here (and in the
+``pipecat_*`` modules this one imports), so that a Pipecat release that moves
+things breaks one module, never a backend.
+
+What the service adds on top of a backend:
+
+- pixels: every image is fetched if it is a link (shared aiohttp session,
+  concurrent, capped in bytes) and decoded off the event loop into raw pixels
+  of one PIL mode (``"RGB"`` by default, transparency flattened onto white),
+  capped in pixel count;
+- errors: :class:`~imagegen_core.ImageGenError` becomes an ``ErrorFrame``
+  whose ``ErrorCategory`` and permanence follow
+  :func:`~imagegen_core.pipecat_compat.failure_policy`, so
+  ``ServiceSwitcher`` failover works across backends;
+- cancellation: an interruption or a ``CancelFrame`` cancels the generation
+  task, and the backend cancels its remote work before that completes;
+- metrics: TTFB (request sent to first image handed over), processing time;
+- runtime settings through Pipecat's settings-delta mechanism
+  (:class:`~imagegen_core.pipecat_settings.ImageGenUpdateSettingsFrame`).
+
+Pipecat has no usage metric for images (only LLM tokens, STT seconds and TTS
+characters), so no usage metrics are reported.
+
+Subclassing: :class:`BackendImageGenServiceBase` holds all of this and is
+generic in its settings dataclass; a service with its own settings names
+(``ReplicateImageGenService``) subclasses it and implements
+:meth:`~BackendImageGenServiceBase.default_settings` and
+:meth:`~BackendImageGenServiceBase.build_request`, and may override
+:meth:`~BackendImageGenServiceBase.backend_updates` and
+:meth:`~BackendImageGenServiceBase.failure_policy`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from abc import abstractmethod
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any, Generic, TypeVar
+
+import aiohttp
+from loguru import logger
+from pipecat.frames.frames import (
+    CancelFrame,
+    EndFrame,
+    Frame,
+    InterruptionFrame,
+    ServiceUpdateSettingsFrame,
+    TextFrame,
+    URLImageRawFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.services.image_service import ImageGenService
+from pipecat.services.settings import ServiceSettings
+from pydantic import ValidationError
+
+from imagegen_core import pipecat_compat as compat
+from imagegen_core.backend import BackendSettings, Generation, ImageBackend
+from imagegen_core.decoding import DEFAULT_MAX_PIXELS, DecodedImage, channels_of, decode_image
+from imagegen_core.downloads import (
+    DEFAULT_DOWNLOAD_TIMEOUT,
+    DEFAULT_MAX_DOWNLOAD_BYTES,
+    download,
+)
+from imagegen_core.errors import ErrorKind, ImageGenError
+from imagegen_core.pipecat_compat import NOT_GIVEN, FailurePolicy, NotGivenType, given, is_given
+from imagegen_core.pipecat_settings import (
+    BackendImageGenSettings,
+    ImageGenSettings,
+    ImageGenUpdateSettingsFrame,
+    coerce_delta,
+    fill_unset,
+)
+from imagegen_core.pipecat_stream import Arrived, Rendered, RenderStream
+from imagegen_core.redaction import redact
+from imagegen_core.request import ImageRequest
+from imagegen_core.results import GeneratedImage
+
+__all__ = [
+    "DEFAULT_DOWNLOAD_TIMEOUT",
+    "DEFAULT_MAX_DOWNLOAD_BYTES",
+    "DEFAULT_MAX_PIXELS",
+    "NOT_GIVEN",
+    "BackendImageGenService",
+    "BackendImageGenServiceBase",
+    "BackendImageGenSettings",
+    "FailurePolicy",
+    "ImageGenSettings",
+    "ImageGenUpdateSettingsFrame",
+    "NotGivenType",
+    "given",
+    "is_given",
+]
+
+SettingsT = TypeVar("SettingsT", bound=ImageGenSettings)
+
+_PROBE_PROMPT = "settings check"
+"""Prompt used to check that settings make a valid request before they are accepted."""
+
+
+class BackendImageGenServiceBase(ImageGenService, Generic[SettingsT]):
+    """An image service driving an imagegen backend, generic in its settings dataclass.
+
+    Use :class:`BackendImageGenService` unless you are writing a service with
+    settings names of its own; then subclass this, set ``Settings``, and
+    implement :meth:`default_settings` and :meth:`build_request`.
+
+    Args:
+        backend: A backend instance, a backend name (loaded through the
+            ``imagegen.backends`` entry points), or None to pick one the way
+            :func:`imagegen_core.plugins.create_backend` does
+            (``IMAGEGEN_BACKEND``, else the only one installed).
+        backend_settings: Settings for a backend the service creates (a name
+            or None above); not allowed with a backend instance.
+        settings: A settings delta applied over :meth:`default_settings`.
+        aiohttp_session: Session used to download images returned as links.
+            Without one, the service opens its own when first needed and
+            closes it when the pipeline ends.
+        strict: Fail requests that ask for something the backend cannot honour,
+            instead of logging a warning and going on without it.
+        pixel_mode: PIL mode of the frames' pixels: ``"RGB"`` (default),
+            ``"RGBA"`` or ``"L"``. Transparency is flattened onto white for
+            modes without alpha.
+        max_download_bytes: Largest image file downloaded (default 50 MiB).
+        max_pixels: Largest image decoded, in pixels (default 40 million).
+        download_timeout: Time limits of each download attempt.
+        close_backend: Whether the service closes the backend when the
+            pipeline ends. By default it closes a backend it created and
+            leaves alone one it was given.
+        **kwargs: Passed on to Pipecat's ``ImageGenService`` (``name``, ...).
+
+    Raises:
+        ValueError: An unsupported ``pixel_mode`` or a non-positive limit.
+        ImageGenError: ``invalid_request`` when the settings do not make a
+            valid request or the backend rejects them.
+        imagegen_core.plugins.PluginError: No backend could be loaded by name.
+    """
+
+    _settings: SettingsT
+
+    def __init__(
+        self,
+        *,
+        backend: str | ImageBackend[Any] | None = None,
+        backend_settings: BackendSettings | Mapping[str, Any] | None = None,
+        settings: SettingsT | None = None,
+        aiohttp_session: aiohttp.ClientSession | None = None,
+        strict: bool = False,
+        pixel_mode: str = "RGB",
+        max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        download_timeout: aiohttp.ClientTimeout = DEFAULT_DOWNLOAD_TIMEOUT,
+        close_backend: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        channels_of(pixel_mode)
+        if max_download_bytes < 1 or max_pixels < 1:
+            raise ValueError("max_download_bytes and max_pixels must be positive")
+        self._backend, created = _resolve_backend(backend, backend_settings)
+        self._owns_backend = created if close_backend is None else close_backend
+        self._session = aiohttp_session
+        self._owns_session = False
+        self._strict = strict
+        self._pixel_mode = pixel_mode
+        self._max_download_bytes = max_download_bytes
+        self._max_pixels = max_pixels
+        self._download_timeout = download_timeout
+        self._streams: dict[RenderStream[DecodedImage], bool] = {}
+        self._next_prompt_interruptible = True
+
+        store = self.default_settings()
+        if settings is not None:
+            store.apply_update(coerce_delta(settings, type(store)))
+        fill_unset(store)
+        self._configure_backend(store)
+        super().__init__(settings=store, **kwargs)
+
+    # -- hooks for subclasses ---------------------------------------------------
+
+    @abstractmethod
+    def default_settings(self) -> SettingsT:
+        """The complete settings the service starts from (store mode: no ``NOT_GIVEN``).
+
+        Called once from ``__init__``, before Pipecat's base class is set up:
+        use only constants and :attr:`backend`.
+        """
+
+    @abstractmethod
+    def build_request(self, prompt: str, settings: SettingsT) -> ImageRequest:
+        """The request to send for ``prompt`` under ``settings``.
+
+        Called for every prompt with the current settings, and with candidate
+        settings (and a placeholder prompt) to check them before they are
+        accepted, at construction and on every update.
+
+        Raises:
+            pydantic.ValidationError: From building the :class:`ImageRequest`;
+                reported as ``invalid_request``.
+            ImageGenError: When the settings cannot make a request.
+        """
+
+    def backend_updates(self, changed: Mapping[str, Any]) -> dict[str, Any]:
+        """Which backend settings to change for changed service settings.
+
+        The default passes ``model`` on to a backend with a ``model`` setting
+        (``None`` leaves the backend's own model in place); everything else is
+        read per request by :meth:`build_request`.
+
+        Args:
+            changed: The service settings that change, with their new values
+                (at construction: every setting). Keys of ``extra`` appear
+                as their own names.
+
+        Returns:
+            Keyword arguments for the backend's ``update_settings``; empty for none.
+
+        Raises:
+            ImageGenError: ``invalid_request`` when a change cannot be applied;
+                the update is then refused as a whole.
+        """
+        model = changed.get("model")
+        if model is None:
+            return {}
+        if "model" not in self._backend.settings_model.model_fields:
+            raise ImageGenError(
+                f"backend {self._backend.name!r} has no model setting, so model={model!r} "
+                "cannot be applied",
+                kind=ErrorKind.INVALID_REQUEST,
+                backend=self._backend.name,
+            )
+        return {"model": model}
+
+    def failure_policy(
+        self, error: ImageGenError, *, caused_by_application: bool = False
+    ) -> FailurePolicy:
+        """The ``ErrorCategory`` and permanence an error is reported with.
+
+        The default is :func:`imagegen_core.pipecat_compat.failure_policy`:
+        credentials, quota, settings and (retries having been spent by the
+        backend) rate-limit, connectivity, time-out and server failures make
+        the service unusable so ``ServiceSwitcherStrategyFailover`` moves on;
+        content refusals, bad prompts and unknown causes do not.
+        """
+        return compat.failure_policy(error, caused_by_application=caused_by_application)
+
+    # -- public state ---------------------------------------------------------------
+
+    @property
+    def backend(self) -> ImageBackend[Any]:
+        """The backend this service drives."""
+        return self._backend
+
+    @property
+    def strict(self) -> bool:
+        """Whether settings the backend cannot honour fail the request."""
+        return self._strict
+
+    def can_generate_metrics(self) -> bool:
+        """The service reports TTFB and processing metrics."""
+        return True
+
+    # -- frames ------------------------------------------------------------------------
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        """Handle settings updates addressed to this service and interruptions.
+
+        Everything else is Pipecat's ``ImageGenService``: a ``TextFrame`` is
+        pushed on and becomes a prompt (:meth:`run_image_gen`), other frames
+        pass through.
+        """
+        if isinstance(frame, ServiceUpdateSettingsFrame) and self._addressed_to_me(frame):
+            # Lifecycle and observers, without ImageGenService passing the
+            # frame on: an update a service applied stops there, as it does
+            # for Pipecat's LLM, STT and TTS services.
+            await super(ImageGenService, self).process_frame(frame, direction)
+            await self._apply_settings_frame(frame)
+            return
+        if isinstance(frame, TextFrame):
+            self._next_prompt_interruptible = compat.is_interruptible(frame)
+        await super().process_frame(frame, direction)
+        if isinstance(frame, InterruptionFrame):
+            # Pipecat cancels the task processing the prompt, which cancels
+            # the generation with it, but not in every mode (direct mode has
+            # no such task) nor when the consumer sits between two frames.
+            # Cancelling the generations here holds in every case.
+            await self._cancel_generations(interruptible_only=True)
+
+    async def run_image_gen(self, prompt: str) -> AsyncGenerator[Frame, None]:
+        """Generate images for ``prompt``; yield a ``URLImageRawFrame`` per image as it is ready.
+
+        Failures are pushed as error frames here rather than yielded, so
+        that they carry their category and permanence.
+        """
+        interruptible, self._next_prompt_interruptible = self._next_prompt_interruptible, True
+        try:
+            generation = self._backend.generate(
+                self.build_request(prompt, self._settings), strict=self._strict
+            )
+        except ImageGenError as error:
+            await self._report(error)
+            return
+        except ValueError as exc:  # pydantic's ValidationError included
+            await self._report(_invalid(exc), caused_by_application=_only_prompt(exc))
+            return
+
+        stream = RenderStream(generation, self._render)
+        self._streams[stream] = interruptible
+        waiting_for_first = True
+        warned = 0
+        await self.start_ttfb_metrics()
+        try:
+            async for event in stream:
+                warned = self._log_warnings(generation, warned)
+                if isinstance(event, Arrived):
+                    if waiting_for_first:
+                        waiting_for_first = False
+                        await self.stop_ttfb_metrics()
+                    continue
+                yield self._frame(event)
+        except ImageGenError as error:
+            if waiting_for_first:
+                await compat.cancel_ttfb_metrics(self)
+            await self._report(error)
+            return
+        finally:
+            self._streams.pop(stream, None)
+            await stream.cancel()
+            self._log_warnings(generation, warned)
+        if not stream.cancel_requested:
+            await compat.mark_usable(self)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def stop(self, frame: EndFrame) -> None:
+        """Release what the service owns when the pipeline ends."""
+        await super().stop(frame)
+        await self._shutdown()
+
+    async def cancel(self, frame: CancelFrame) -> None:
+        """Cancel every generation (the backends cancel their remote work), then release."""
+        await super().cancel(frame)
+        await self._shutdown()
+
+    async def cleanup(self) -> None:
+        """Release what the service owns, whatever way the pipeline stopped."""
+        await super().cleanup()  # type: ignore[no-untyped-call]
+        await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        await self._cancel_generations(interruptible_only=False)
+        if self._owns_backend:
+            try:
+                await self._backend.aclose()
+            except Exception as exc:
+                logger.warning(f"{self}: closing backend {self._backend.name!r} failed: {exc!r}")
+        if self._owns_session and self._session is not None:
+            session, self._session, self._owns_session = self._session, None, False
+            await session.close()
+
+    async def _cancel_generations(self, *, interruptible_only: bool) -> None:
+        streams = [
+            stream
+            for stream, interruptible in self._streams.items()
+            if interruptible or not interruptible_only
+        ]
+        if not streams:
+            return
+        await asyncio.gather(*(stream.cancel() for stream in streams))
+        for stream in streams:
+            if stream.done:
+                self._streams.pop(stream, None)
+
+    # -- settings ----------------------------------------------------------------------
+
+    def _addressed_to_me(self, frame: ServiceUpdateSettingsFrame) -> bool:
+        if frame.service is not None:
+            return frame.service is self
+        return isinstance(frame, ImageGenUpdateSettingsFrame)
+
+    async def _apply_settings_frame(self, frame: ServiceUpdateSettingsFrame) -> None:
+        if frame.delta is not None:
+            await self._update_settings(frame.delta)
+        elif frame.settings:
+            await self._update_settings(type(self._settings).from_mapping(frame.settings))
+
+    async def _update_settings(self, delta: ServiceSettings) -> dict[str, Any]:
+        """Apply a settings delta once it is known to make valid requests.
+
+        The candidate settings are checked with :meth:`build_request` and
+        their backend part applied through :meth:`backend_updates` first; if
+        either fails, nothing changes and the failure is reported as an
+        ``ErrorFrame`` (category ``APPLICATION``, service still usable).
+
+        Returns:
+            The changed fields with their previous values.
+        """
+        own = coerce_delta(delta, type(self._settings))
+        candidate = self._settings.copy()
+        changed = candidate.apply_update(own)
+        if not changed:
+            return {}
+        try:
+            self.build_request(_PROBE_PROMPT, candidate)
+            updates = self.backend_updates({name: _value(candidate, name) for name in changed})
+            if updates:
+                self._backend.update_settings(**updates)
+        except ImageGenError as error:
+            await self._report(error, caused_by_application=True)
+            return {}
+        except ValueError as exc:
+            await self._report(_invalid(exc, "settings update refused"), caused_by_application=True)
+            return {}
+        result: dict[str, Any] = await super()._update_settings(own)
+        return result
+
+    def _configure_backend(self, store: SettingsT) -> None:
+        try:
+            self.build_request(_PROBE_PROMPT, store)
+        except ImageGenError:
+            raise
+        except ValueError as exc:
+            raise _invalid(exc, "invalid settings") from None
+        everything = {f.name: getattr(store, f.name) for f in dataclasses.fields(store)}
+        everything.pop("extra", None)
+        updates = self.backend_updates({**everything, **store.extra})
+        if updates:
+            self._backend.update_settings(**updates)
+        if given(store.model) is None:
+            model = getattr(self._backend.settings, "model", None)
+            store.model = model if isinstance(model, str) else None
+
+    # -- images ------------------------------------------------------------------------
+
+    async def _render(self, image: GeneratedImage) -> DecodedImage:
+        data = image.data
+        if data is None:
+            url = image.url or ""
+            fetched = await download(
+                self._http_session(),
+                url,
+                max_bytes=self._max_download_bytes,
+                client_timeout=self._download_timeout,
+            )
+            data = fetched.data
+        return await asyncio.to_thread(
+            decode_image, data, mode=self._pixel_mode, max_pixels=self._max_pixels
+        )
+
+    def _http_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+            self._owns_session = True
+        return self._session
+
+    def _frame(self, event: Rendered[DecodedImage]) -> URLImageRawFrame:
+        decoded, image = event.result, event.image
+        frame = URLImageRawFrame(
+            image=decoded.pixels,
+            size=(decoded.size.width, decoded.size.height),
+            format=decoded.mode,
+            url=image.url,
+        )
+        frame.metadata["imagegen"] = {
+            **dict(image.metadata),
+            "backend": self._backend.name,
+            "index": image.index,
+            "media_type": image.media_type,
+        }
+        return frame
+
+    # -- errors and warnings -------------------------------------------------------
+
+    async def _report(self, error: ImageGenError, *, caused_by_application: bool = False) -> None:
+        policy = self.failure_policy(error, caused_by_application=caused_by_application)
+        message = redact(str(error), self._backend.secret_values())
+        await compat.push_error(self, message, exception=error, policy=policy)
+
+    def _log_warnings(self, generation: Generation, already: int) -> int:
+        for warning in generation.warnings[already:]:
+            logger.warning(f"{self}: {warning}")
+        return len(generation.warnings)
+
+
+class BackendImageGenService(BackendImageGenServiceBase[BackendImageGenSettings]):
+    """Pipecat image service for any imagegen backend, with provider-neutral settings.
+
+    Example::
+
+        image_gen = BackendImageGenService(
+            backend="replicate",
+            settings=BackendImageGenService.Settings(aspect_ratio="16:9"),
+        )
+
+    See :class:`BackendImageGenServiceBase` for the arguments.
+    """
+
+    Settings = BackendImageGenSettings
+
+    def default_settings(self) -> BackendImageGenSettings:
+        """One image, every other choice left to the backend."""
+        return BackendImageGenSettings(
+            model=None,
+            num_images=1,
+            aspect_ratio=None,
+            size=None,
+            seed=None,
+            negative_prompt=None,
+            output_format=None,
+            quality=None,
+        )
+
+    def build_request(self, prompt: str, settings: BackendImageGenSettings) -> ImageRequest:
+        """Map each setting onto the request field of the same name; ``extra`` becomes options."""
+        num_images = given(settings.num_images)
+        return ImageRequest(
+            prompt=prompt,
+            negative_prompt=given(settings.negative_prompt),
+            num_images=1 if num_images is None else num_images,
+            aspect_ratio=given(settings.aspect_ratio),
+            size=given(settings.size),
+            seed=given(settings.seed),
+            output_format=given(settings.output_format),
+            quality=given(settings.quality),
+            options=dict(settings.extra),
+        )
+
+
+def _resolve_backend(
+    backend: str | ImageBackend[Any] | None,
+    backend_settings: BackendSettings | Mapping[str, Any] | None,
+) -> tuple[ImageBackend[Any], bool]:
+    """The backend to drive, and whether the service created it."""
+    if isinstance(backend, ImageBackend):
+        if backend_settings is not None:
+            raise ValueError("backend_settings apply only to a backend the service creates")
+        return backend, False
+    if backend is not None and not isinstance(backend, str):
+        raise TypeError(f"backend must be a name or an ImageBackend, not {type(backend).__name__}")
+    # Imported here: plugin loading is needed only when a backend is chosen by name.
+    from imagegen_core.plugins import create_backend
+
+    return create_backend(backend, backend_settings), True
+
+
+def _value(settings: ServiceSettings, name: str) -> Any:
+    if any(f.name == name for f in dataclasses.fields(settings)):
+        return getattr(settings, name)
+    return settings.extra.get(name)
+
+
+def _invalid(exc: ValueError, what: str = "invalid request") -> ImageGenError:
+    """An ``invalid_request`` error naming each field pydantic refused (never the input)."""
+    if not isinstance(exc, ValidationError):
+        return ImageGenError(f"{what}: {exc}", kind=ErrorKind.INVALID_REQUEST)
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in error["loc"]) or "request"
+        parts.append(f"{where}: {error['msg']}")
+    return ImageGenError(f"{what}: {'; '.join(parts)}", kind=ErrorKind.INVALID_REQUEST)
+
+
+def _only_prompt(exc: ValueError) -> bool:
+    """Whether every problem is with the prompt, which the application supplies per frame."""
+    if not isinstance(exc, ValidationError):
+        return False
+    errors = exc.errors(include_url=False, include_input=False)
+    return bool(errors) and all(error["loc"][:1] == ("prompt",) for error in errors)

@@ -1,0 +1,179 @@
+"""The engine behind the Pipecat service: one generation, rendered as images arrive.
+
+A backend yields images one by one; each must then be fetched (when it is a
+link) and decoded, which takes time of its own. :class:`RenderStream` runs the
+generation in a task of its own and starts rendering every image the moment
+the backend hands it over, so downloads overlap each other and the rest of the
+generation. Results come out in the order they finish.
+
+Running the generation in its own task is also what makes cancellation
+dependable: whoever holds the stream can cancel that task (on a Pipecat
+interruption, say) whatever task it is called from, and the backend then sees
+the cancellation inside its own ``await`` and cancels its remote work.
+Depending on the Pipecat release and processor mode, the task consuming the
+stream may or may not be cancelled by Pipecat itself; the stream does not rely
+on it.
+
+This module does not import Pipecat, so it is tested on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final, Generic, Self, TypeVar
+
+from imagegen_core.backend import Generation
+from imagegen_core.cancellation import DEFAULT_CLEANUP_TIMEOUT
+from imagegen_core.errors import ErrorKind, ImageGenError
+from imagegen_core.results import GeneratedImage
+
+__all__ = ["Arrived", "RenderStream", "Rendered"]
+
+_log = logging.getLogger("imagegen")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Arrived:
+    """The backend handed over an image; rendering it has begun.
+
+    Args:
+        image: The image as the backend returned it.
+    """
+
+    image: GeneratedImage
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered(Generic[T]):
+    """An image finished rendering.
+
+    Args:
+        image: The image as the backend returned it.
+        result: What the render function made of it.
+    """
+
+    image: GeneratedImage
+    result: T
+
+
+class _End:
+    """Queue marker: the producer has finished, one way or another."""
+
+
+_END: Final = _End()
+
+
+class RenderStream(Generic[T]):
+    """Iterate one generation's images, rendered, in completion order.
+
+    Iterating yields an :class:`Arrived` for each image as the backend hands
+    it over, then a :class:`Rendered` once ``render`` is done with it. Every
+    image that can be delivered is; the first failure (of the generation or
+    of any render) is raised once the rest has settled. After :meth:`cancel`
+    the iteration just ends, without an error.
+
+    Args:
+        generation: The running generation, not yet iterated.
+        render: Turns one image into the result (fetch and decode, say).
+        cancel_timeout: How long :meth:`cancel` waits for the backend to stop
+            its remote work; the backend bounds its own clean-up below this.
+    """
+
+    def __init__(
+        self,
+        generation: Generation,
+        render: Callable[[GeneratedImage], Awaitable[T]],
+        *,
+        cancel_timeout: float = DEFAULT_CLEANUP_TIMEOUT + 1.0,
+    ) -> None:
+        self._generation = generation
+        self._render = render
+        self._cancel_timeout = cancel_timeout
+        self._queue: asyncio.Queue[Arrived | Rendered[T] | _End] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._failure: ImageGenError | None = None
+        self._cancel_requested = False
+        self._ended = False
+
+    @property
+    def cancel_requested(self) -> bool:
+        """Whether :meth:`cancel` was called before the generation finished."""
+        return self._cancel_requested
+
+    @property
+    def done(self) -> bool:
+        """Whether the generation and all renders have finished (or never started)."""
+        return self._task is None or self._task.done()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Arrived | Rendered[T]:
+        if self._ended:
+            raise StopAsyncIteration
+        if self._task is None and not self._cancel_requested:
+            self._task = asyncio.create_task(self._produce(), name="imagegen-generation")
+        item = await self._queue.get() if self._task is not None else _END
+        if isinstance(item, _End):
+            self._ended = True
+            if self._failure is not None and not self._cancel_requested:
+                raise self._failure
+            raise StopAsyncIteration
+        return item
+
+    async def cancel(self) -> None:
+        """Stop the generation and any render in flight, and wait (bounded) until they have.
+
+        Safe to call more than once, from any task, before, during or after
+        iteration; once the generation has finished it changes nothing.
+        """
+        task = self._task
+        if task is not None and task.done():
+            return
+        self._cancel_requested = True
+        if task is None:
+            await self._generation.aclose()
+            return
+        task.cancel()
+        finished, _ = await asyncio.wait({task}, timeout=self._cancel_timeout)
+        if not finished:
+            _log.warning(
+                "generation still cancelling after %.1f s; no longer waiting", self._cancel_timeout
+            )
+            self._queue.put_nowait(_END)
+
+    async def _produce(self) -> None:
+        try:
+            async with asyncio.TaskGroup() as renders:
+                try:
+                    async for image in self._generation:
+                        self._queue.put_nowait(Arrived(image))
+                        renders.create_task(self._render_one(image))
+                except ImageGenError as exc:
+                    # Images already being rendered are still delivered.
+                    self._fail(exc)
+        finally:
+            self._queue.put_nowait(_END)
+
+    async def _render_one(self, image: GeneratedImage) -> None:
+        try:
+            result = await self._render(image)
+        except ImageGenError as exc:
+            self._fail(exc)
+        except Exception as exc:
+            self._fail(
+                ImageGenError(f"rendering image {image.index} failed: {type(exc).__name__}: {exc}")
+            )
+        else:
+            self._queue.put_nowait(Rendered(image, result))
+
+    def _fail(self, error: ImageGenError) -> None:
+        if self._failure is None:
+            self._failure = error
+        elif error.kind is not ErrorKind.CANCELED:
+            _log.warning("further failure in the same generation: %s", error)

@@ -1,0 +1,707 @@
+"""BackendImageGenService in real Pipecat pipelines (``pipecat.tests.utils.run_test``).
+
+Runs against whichever Pipecat is installed; the nox ``compat`` session runs
+it on 0.0.108, the first 1.8 and the newest release.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import io
+import sys
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any, ClassVar
+
+import aiohttp
+import pytest
+from aiohttp import web
+from loguru import logger
+from PIL import Image
+from pipecat.frames.frames import (
+    CancelFrame,
+    ErrorFrame,
+    Frame,
+    InterruptionFrame,
+    MetricsFrame,
+    ServiceUpdateSettingsFrame,
+    TextFrame,
+    URLImageRawFrame,
+)
+from pipecat.metrics.metrics import ProcessingMetricsData, TTFBMetricsData
+from pipecat.processors.frame_processor import FrameDirection
+
+from imagegen_core import (
+    BackendSettings,
+    Capabilities,
+    ErrorKind,
+    GeneratedImage,
+    ImageBackend,
+    ImageGenError,
+    ImageRequest,
+    OutputFormat,
+)
+from imagegen_core import pipecat_compat as compat
+from imagegen_core.pipecat_service import BackendImageGenService, ImageGenUpdateSettingsFrame
+from imagegen_testing.fake import FakeBackend
+
+Settings = BackendImageGenService.Settings
+
+
+@pytest.fixture(scope="module", autouse=True)
+def offline_nltk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep Pipecat < 1.9 from downloading NLTK's ``punkt_tab`` when a pipeline starts.
+
+    Pipecat fetches it from the internet if it is missing; these tests never
+    tokenize text, so an empty stand-in directory satisfies the check offline.
+    """
+    data = tmp_path_factory.mktemp("nltk_data")
+    (data / "tokenizers" / "punkt_tab").mkdir(parents=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NLTK_DATA", str(data))
+        nltk = sys.modules.get("nltk")
+        if nltk is not None:
+            patch.setattr(nltk.data, "path", [str(data), *nltk.data.path])
+        yield
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+async def run(
+    service: Any,
+    frames: Sequence[Frame],
+    *,
+    metrics: bool = False,
+    send_end_frame: bool = True,
+) -> tuple[list[Frame], list[Frame]]:
+    """Run frames through ``service`` in a pipeline; return (downstream, upstream) frames."""
+    # Imported here, after offline_nltk: importing them starts NLTK on 0.0.108.
+    from pipecat.tests.utils import run_test
+
+    try:
+        from pipecat.pipeline.worker import PipelineParams
+    except ImportError:  # pipecat 0.0.108
+        from pipecat.pipeline.task import PipelineParams
+
+    options: dict[str, Any] = {}
+    if "start_timeout" in inspect.signature(run_test).parameters:
+        # 1.8 warms NLTK in a thread while the first pipeline starts, which can
+        # take longer than run_test's one-second default on a cold machine.
+        options["start_timeout"] = 15
+    down, up = await run_test(
+        service,
+        frames_to_send=frames,
+        pipeline_params=PipelineParams(enable_metrics=metrics),
+        send_end_frame=send_end_frame,
+        **options,
+    )
+    return list(down), list(up)
+
+
+def pause(seconds: float) -> Frame:
+    from pipecat.tests.utils import SleepFrame
+
+    return SleepFrame(sleep=seconds)
+
+
+def images(frames: Sequence[Frame]) -> list[URLImageRawFrame]:
+    return [frame for frame in frames if isinstance(frame, URLImageRawFrame)]
+
+
+def errors(frames: Sequence[Frame]) -> list[ErrorFrame]:
+    return [frame for frame in frames if isinstance(frame, ErrorFrame)]
+
+
+def png(size: tuple[int, int], colour: tuple[int, ...], mode: str = "RGB") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def category_of(frame: ErrorFrame) -> str | None:
+    category = getattr(frame, "category", None)
+    return None if category is None else category.name
+
+
+class ScriptedBackend(ImageBackend[BackendSettings]):
+    """Returns the given outputs (bytes as data, strings as URLs) and records requests."""
+
+    name: ClassVar[str] = "scripted"
+    settings_model: ClassVar[type[BackendSettings]] = BackendSettings
+
+    def __init__(self, outputs: Sequence[bytes | str], *, supports_seed: bool = True) -> None:
+        super().__init__()
+        self.outputs = list(outputs)
+        self.supports_seed = supports_seed
+        self.requests: list[ImageRequest] = []
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            max_images_per_call=16,
+            supports_seed=self.supports_seed,
+            supports_size=True,
+            supports_negative_prompt=True,
+            supports_quality=True,
+            output_formats=frozenset(OutputFormat),
+        )
+
+    async def _generate(self, request: ImageRequest) -> AsyncIterator[GeneratedImage]:
+        self.requests.append(request)
+        for index, output in enumerate(self.outputs[: request.num_images]):
+            if isinstance(output, bytes):
+                yield GeneratedImage(data=output, media_type="image/png", index=index)
+            else:
+                yield GeneratedImage(url=output, index=index)
+
+
+class ImageServer:
+    """Serves image files on 127.0.0.1; a route may be held until released."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.held: dict[str, asyncio.Event] = {}
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.base = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if request.path in self.held:
+                await asyncio.wait_for(self.held[request.path].wait(), 5)
+            return web.Response(body=self.files[request.path], content_type="image/png")
+        finally:
+            self.in_flight -= 1
+
+    def add(self, path: str, data: bytes) -> str:
+        self.files[path] = data
+        return f"{self.base}{path}"
+
+
+@pytest.fixture
+async def image_server() -> AsyncIterator[ImageServer]:
+    server = ImageServer()
+    app = web.Application()
+    app.router.add_get("/{name}", server.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    server.base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    yield server
+    for event in server.held.values():
+        event.set()
+    await runner.cleanup()
+
+
+# -- frames and pixels -------------------------------------------------------------
+
+
+async def test_a_prompt_becomes_an_rgb_frame_with_exact_pixels() -> None:
+    service = BackendImageGenService(backend=ScriptedBackend([png((4, 3), (9, 99, 199))]))
+    down, up = await run(service, [TextFrame("a blue square")])
+    assert [type(frame) for frame in down] == [TextFrame, URLImageRawFrame]
+    [frame] = images(down)
+    assert frame.format == "RGB"
+    assert frame.size == (4, 3)
+    assert len(frame.image) == 4 * 3 * 3
+    assert frame.image == bytes((9, 99, 199)) * 12
+    assert frame.url is None
+    assert frame.metadata["imagegen"]["backend"] == "scripted"
+    assert up == []
+
+
+async def test_fake_backend_images_have_the_size_and_length_they_claim() -> None:
+    service = BackendImageGenService(
+        backend=FakeBackend(), settings=Settings(size="48x32", output_format="webp")
+    )
+    down, _ = await run(service, [TextFrame("a harbour")])
+    [frame] = images(down)
+    assert frame.size == (48, 32)
+    assert len(frame.image) == 48 * 32 * 3
+
+
+@pytest.mark.parametrize(
+    ("pixel_mode", "expected"),
+    [("RGB", bytes((255, 255, 255))), ("RGBA", bytes((0, 0, 0, 0))), ("L", bytes((255,)))],
+)
+async def test_transparency_is_flattened_onto_white_unless_the_mode_keeps_it(
+    pixel_mode: str, expected: bytes
+) -> None:
+    transparent = png((2, 2), (0, 0, 0, 0), mode="RGBA")
+    service = BackendImageGenService(backend=ScriptedBackend([transparent]), pixel_mode=pixel_mode)
+    [frame] = images((await run(service, [TextFrame("a ghost")]))[0])
+    assert frame.format == pixel_mode
+    assert frame.image == expected * 4
+
+
+async def test_several_images_arrive_in_completion_order(image_server: ImageServer) -> None:
+    image_server.held["/slow.png"] = asyncio.Event()
+    slow = image_server.add("/slow.png", png((2, 2), (255, 0, 0)))
+    backend = ScriptedBackend([slow, png((2, 2), (0, 0, 255))])
+    service = BackendImageGenService(backend=backend, settings=Settings(num_images=2))
+
+    async def release_when_the_fast_one_is_out(_: Any, frame: Frame) -> None:
+        if isinstance(frame, URLImageRawFrame):
+            image_server.held["/slow.png"].set()
+
+    service.add_event_handler("on_after_push_frame", release_when_the_fast_one_is_out)
+    down, _ = await run(service, [TextFrame("two squares")])
+    frames = images(down)
+    assert [frame.metadata["imagegen"]["index"] for frame in frames] == [1, 0]
+    assert frames[1].url == slow
+    assert frames[1].image[:3] == bytes((255, 0, 0))
+
+
+# -- downloads ----------------------------------------------------------------------
+
+
+async def test_urls_are_downloaded_concurrently_with_the_callers_session(
+    image_server: ImageServer,
+) -> None:
+    urls = []
+    release = asyncio.Event()
+    for name in ("a", "b", "c"):
+        image_server.held[f"/{name}.png"] = release
+        urls.append(image_server.add(f"/{name}.png", png((3, 3), (0, 200, 0))))
+
+    async def release_when_all_three_are_waiting() -> None:
+        while image_server.in_flight < 3:  # noqa: ASYNC110
+            await asyncio.sleep(0.001)
+        release.set()
+
+    waiter = asyncio.create_task(release_when_all_three_are_waiting())
+    async with aiohttp.ClientSession() as session:
+        service = BackendImageGenService(
+            backend=ScriptedBackend(urls), settings=Settings(num_images=3), aiohttp_session=session
+        )
+        down, up = await run(service, [TextFrame("three greens")])
+        assert not session.closed
+    await waiter
+    assert image_server.most_in_flight == 3
+    assert sorted(frame.url for frame in images(down)) == sorted(urls)
+    assert up == []
+
+
+async def test_a_session_the_service_opened_is_closed_at_the_end(
+    image_server: ImageServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[aiohttp.ClientSession] = []
+    real_session = aiohttp.ClientSession
+
+    def recording_session() -> aiohttp.ClientSession:
+        opened.append(real_session())
+        return opened[-1]
+
+    monkeypatch.setattr("imagegen_core.pipecat_service.aiohttp.ClientSession", recording_session)
+    url = image_server.add("/one.png", png((2, 2), (1, 2, 3)))
+    service = BackendImageGenService(backend=ScriptedBackend([url]))
+    down, _ = await run(service, [TextFrame("one")])
+    assert len(images(down)) == 1
+    [session] = opened
+    assert session.closed
+
+
+async def test_no_session_is_opened_for_images_sent_as_data(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("no session was needed")
+
+    monkeypatch.setattr("imagegen_core.pipecat_service.aiohttp.ClientSession", refuse)
+    service = BackendImageGenService(backend=ScriptedBackend([png((1, 1), (0, 0, 0))]))
+    assert len(images((await run(service, [TextFrame("dot")]))[0])) == 1
+
+
+async def test_a_download_over_the_byte_cap_is_an_error_frame(image_server: ImageServer) -> None:
+    url = image_server.add("/huge.png", png((64, 64), (5, 5, 5)) + b"\x00" * 10_000)
+    service = BackendImageGenService(backend=ScriptedBackend([url]), max_download_bytes=5_000)
+    down, up = await run(service, [TextFrame("huge")])
+    assert images(down) == []
+    [error] = errors(up)
+    assert "max_download_bytes" in error.error
+    if compat.HAS_ERROR_CATEGORIES:
+        assert category_of(error) == "INVALID_REQUEST"
+
+
+async def test_a_decompression_bomb_is_an_error_frame_not_a_crash(
+    image_server: ImageServer,
+) -> None:
+    # A real PNG, a few kilobytes on the wire, that decodes to a megapixel.
+    bomb = image_server.add("/bomb.png", png((1_000, 1_000), (0,), mode="L"))
+    fine = png((2, 2), (7, 7, 7))
+    backend = ScriptedBackend([bomb, fine])
+    service = BackendImageGenService(
+        backend=backend, settings=Settings(num_images=2), max_pixels=100_000
+    )
+    down, up = await run(service, [TextFrame("bomb")])
+    assert [frame.image[:3] for frame in images(down)] == [bytes((7, 7, 7))]
+    [error] = errors(up)
+    assert "max_pixels" in error.error
+
+
+# -- errors -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "category"),
+    [
+        (ErrorKind.AUTHENTICATION, "AUTHENTICATION"),
+        (ErrorKind.CONTENT_POLICY, "APPLICATION"),
+        (ErrorKind.RATE_LIMIT, "RATE_LIMIT"),
+        (ErrorKind.TIMEOUT, "CONNECTIVITY"),
+        (ErrorKind.SERVER, "SERVER"),
+        (ErrorKind.UNKNOWN, "UNKNOWN"),
+    ],
+)
+async def test_failures_become_categorised_error_frames(kind: ErrorKind, category: str) -> None:
+    service = BackendImageGenService(backend=FakeBackend({"fail_with": kind}))
+    down, up = await run(service, [TextFrame("anything")])
+    assert images(down) == []
+    [error] = errors(up)
+    assert f"{kind.value}: scripted {kind.value} failure" in error.error
+    assert not error.fatal
+    if compat.HAS_ERROR_CATEGORIES:
+        assert category_of(error) == category
+    if compat.HAS_USABILITY:
+        assert (
+            service.is_usable is not compat.failure_policy(ImageGenError("", kind=kind)).permanent
+        )
+
+
+async def test_error_frames_carry_no_secret() -> None:
+    class LeakyBackend(FakeBackend):
+        async def _generate(self, request: ImageRequest) -> AsyncIterator[GeneratedImage]:
+            key = self.settings.api_key.get_secret_value()
+            raise ImageGenError(f"rejected Authorization: {key}", kind=ErrorKind.AUTHENTICATION)
+            yield  # pragma: no cover
+
+    secret = "fake-valid-key"
+    service = BackendImageGenService(backend=LeakyBackend({"api_key": secret}))
+    _, up = await run(service, [TextFrame("x")])
+    [error] = errors(up)
+    assert secret not in error.error
+    assert secret not in str(error.exception)
+
+
+async def test_a_bad_prompt_is_the_applications_mistake_and_sends_nothing() -> None:
+    backend = FakeBackend()
+    service = BackendImageGenService(backend=backend)
+    down, up = await run(service, [TextFrame("   ")])
+    [error] = errors(up)
+    assert images(down) == []
+    assert "prompt" in error.error
+    assert backend.jobs_started == 0
+    if compat.HAS_ERROR_CATEGORIES:
+        assert category_of(error) == "APPLICATION"
+    if compat.HAS_USABILITY:
+        assert service.is_usable
+
+
+async def test_strict_mode_refuses_what_the_backend_cannot_honour() -> None:
+    backend = ScriptedBackend([png((1, 1), (0, 0, 0))], supports_seed=False)
+    service = BackendImageGenService(backend=backend, settings=Settings(seed=7), strict=True)
+    down, up = await run(service, [TextFrame("seeded")])
+    assert images(down) == []
+    assert "strict mode" in errors(up)[0].error
+    assert backend.requests == []
+
+
+async def test_warnings_are_logged_and_the_images_still_delivered() -> None:
+    logged: list[str] = []
+    sink = logger.add(lambda message: logged.append(str(message)), level="WARNING")
+    try:
+        backend = ScriptedBackend([png((1, 1), (0, 0, 0))], supports_seed=False)
+        service = BackendImageGenService(backend=backend, settings=Settings(seed=7))
+        down, up = await run(service, [TextFrame("seeded")])
+    finally:
+        logger.remove(sink)
+    assert len(images(down)) == 1
+    assert up == []
+    assert any("unsupported-setting (seed)" in line for line in logged)
+
+
+async def test_a_success_makes_a_written_off_service_usable_again() -> None:
+    if not compat.HAS_USABILITY:
+        pytest.skip("this Pipecat has no notion of usability")
+    service = BackendImageGenService(backend=FakeBackend())
+    await service.set_usable(False)
+    down, _ = await run(service, [TextFrame("x")])
+    assert len(images(down)) == 1
+    assert service.is_usable
+
+
+# -- failover -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [ErrorKind.SERVER, ErrorKind.AUTHENTICATION, ErrorKind.QUOTA])
+async def test_service_switcher_fails_over_to_the_next_backend(kind: ErrorKind) -> None:
+    from pipecat.pipeline.service_switcher import (
+        ServiceSwitcher,
+        ServiceSwitcherStrategyFailover,
+    )
+
+    failing_backend = FakeBackend({"fail_with": kind})
+    working_backend = FakeBackend()
+    failing = BackendImageGenService(backend=failing_backend, name="failing")
+    working = BackendImageGenService(backend=working_backend, name="working")
+    switcher = ServiceSwitcher(
+        services=[failing, working], strategy_type=ServiceSwitcherStrategyFailover
+    )
+    down, _ = await run(switcher, [TextFrame("first"), pause(0.2), TextFrame("second")])
+    assert switcher.strategy.active_service is working
+    assert (failing_backend.jobs_started, working_backend.jobs_started) == (1, 1)
+    assert len(images(down)) == 1
+
+
+async def test_a_content_refusal_does_not_fail_over_where_pipecat_can_tell() -> None:
+    if not compat.HAS_USABILITY:
+        pytest.skip("Pipecat before 1.8 fails over on every error")
+    from pipecat.pipeline.service_switcher import (
+        ServiceSwitcher,
+        ServiceSwitcherStrategyFailover,
+    )
+
+    refusing = BackendImageGenService(backend=FakeBackend({"fail_with": ErrorKind.CONTENT_POLICY}))
+    spare = BackendImageGenService(backend=FakeBackend())
+    switcher = ServiceSwitcher(
+        services=[refusing, spare], strategy_type=ServiceSwitcherStrategyFailover
+    )
+    await run(switcher, [TextFrame("something refused")])
+    assert switcher.strategy.active_service is refusing
+
+
+# -- cancellation ---------------------------------------------------------------------
+
+
+async def test_an_interruption_cancels_the_remote_work() -> None:
+    backend = FakeBackend({"latency": 30, "cancel_latency": 0.02})
+    service = BackendImageGenService(backend=backend)
+    down, up = await run(
+        service, [TextFrame("never finished"), pause(0.1), InterruptionFrame(), pause(0.05)]
+    )
+    assert backend.jobs_started == 1
+    assert backend.jobs_cancelled == 1
+    assert backend.jobs_running == 0
+    assert images(down) == []
+    assert errors(up) == []
+
+
+async def test_the_service_works_on_after_an_interruption() -> None:
+    backend = FakeBackend({"latency": 0.3})
+    service = BackendImageGenService(backend=backend)
+    frames = [TextFrame("dropped"), pause(0.1), InterruptionFrame(), TextFrame("kept")]
+    down, _ = await run(service, frames)
+    assert (backend.jobs_started, backend.jobs_cancelled) == (2, 1)
+    assert len(images(down)) == 1
+
+
+def uninterruptible_text(text: str) -> TextFrame:
+    """A TextFrame marked the way the installed Pipecat marks uninterruptible frames."""
+    frame = TextFrame(text)
+    if hasattr(frame, "interruptible"):  # 1.11+
+        frame.interruptible = False
+        return frame
+    from pipecat.frames.frames import UninterruptibleFrame
+
+    @dataclasses.dataclass
+    class KeepTextFrame(TextFrame, UninterruptibleFrame):
+        pass
+
+    return KeepTextFrame(text)
+
+
+async def test_an_uninterruptible_prompt_survives_an_interruption() -> None:
+    backend = FakeBackend({"latency": 0.2})
+    service = BackendImageGenService(backend=backend)
+    prompt = uninterruptible_text("keep me")
+    assert not compat.is_interruptible(prompt)
+    assert compat.is_interruptible(TextFrame("drop me"))
+    down, _ = await run(service, [prompt, pause(0.05), InterruptionFrame(), pause(0.3)])
+    assert backend.jobs_cancelled == 0
+    assert len(images(down)) == 1
+
+
+async def test_a_cancel_frame_cancels_the_remote_work() -> None:
+    backend = FakeBackend({"latency": 30})
+    service = BackendImageGenService(backend=backend)
+    down, up = await run(
+        service, [TextFrame("never finished"), pause(0.1), CancelFrame()], send_end_frame=False
+    )
+    assert (backend.jobs_started, backend.jobs_cancelled, backend.jobs_running) == (1, 1, 0)
+    assert images(down) == []
+    assert errors(up) == []
+
+
+async def test_an_interruption_cancels_where_pipecat_cancels_no_task() -> None:
+    """In direct mode Pipecat has no processing task to cancel; the service still cancels."""
+    backend = FakeBackend({"latency": 30})
+    service = BackendImageGenService(backend=backend, enable_direct_mode=True)
+    consumer = asyncio.create_task(anext(service.run_image_gen("direct"), None))
+    while backend.jobs_started == 0:  # noqa: ASYNC110
+        await asyncio.sleep(0.001)
+    await service.process_frame(InterruptionFrame(), FrameDirection.DOWNSTREAM)
+    assert await asyncio.wait_for(consumer, 1) is None
+    assert backend.jobs_cancelled == 1
+
+
+async def test_cancel_reaches_generations_pipecat_did_not_cancel() -> None:
+    """Called outside a pipeline (or in direct mode) nothing but the service can cancel."""
+    backend = FakeBackend({"latency": 30})
+    service = BackendImageGenService(backend=backend)
+    consumer = asyncio.create_task(anext(service.run_image_gen("direct"), None))
+    while backend.jobs_started == 0:  # noqa: ASYNC110
+        await asyncio.sleep(0.001)
+    await service.cancel(CancelFrame())
+    assert await asyncio.wait_for(consumer, 1) is None
+    assert backend.jobs_cancelled == 1
+
+
+# -- settings -------------------------------------------------------------------------
+
+
+async def test_a_settings_update_changes_the_next_request() -> None:
+    backend = ScriptedBackend([png((1, 1), (0, 0, 0))] * 2)
+    service = BackendImageGenService(backend=backend)
+    delta = Settings(num_images=2, seed=7, aspect_ratio="16:9")
+    delta.extra = {"num_inference_steps": 4}
+    down, _ = await run(
+        service,
+        [TextFrame("before"), ImageGenUpdateSettingsFrame(delta=delta), TextFrame("after")],
+    )
+    before, after = backend.requests
+    assert (before.num_images, before.seed, before.aspect_ratio, dict(before.options)) == (
+        1,
+        None,
+        None,
+        {},
+    )
+    assert (after.num_images, after.seed, after.aspect_ratio) == (2, 7, "16:9")
+    assert after.options == {"num_inference_steps": 4}
+    assert len(images(down)) == 3
+    assert not any(isinstance(frame, ServiceUpdateSettingsFrame) for frame in down)
+
+
+async def test_a_model_update_reaches_the_backend() -> None:
+    backend = FakeBackend()
+    service = BackendImageGenService(backend=backend)
+    assert service._settings.model == "fake/painter"  # adopted from the backend
+    down, _ = await run(
+        service,
+        [
+            ServiceUpdateSettingsFrame(settings={"model": "fake/sketcher"}, service=service),
+            TextFrame("x"),
+        ],
+    )
+    assert backend.settings.model == "fake/sketcher"
+    assert images(down)[0].metadata["imagegen"]["model"] == "fake/sketcher"
+
+
+async def test_an_invalid_update_is_refused_whole_and_the_service_goes_on() -> None:
+    backend = ScriptedBackend([png((1, 1), (0, 0, 0))])
+    service = BackendImageGenService(backend=backend, settings=Settings(seed=1))
+    bad = Settings(seed=2, aspect_ratio="wide")
+    down, up = await run(
+        service, [ImageGenUpdateSettingsFrame(delta=bad), TextFrame("still works")]
+    )
+    [error] = errors(up)
+    assert "settings update refused" in error.error
+    assert "aspect_ratio" in error.error
+    assert backend.requests[0].seed == 1
+    assert len(images(down)) == 1
+    if compat.HAS_ERROR_CATEGORIES:
+        assert category_of(error) == "APPLICATION"
+
+
+async def test_an_update_for_another_service_passes_through_untouched() -> None:
+    backend = ScriptedBackend([png((1, 1), (0, 0, 0))])
+    service = BackendImageGenService(backend=backend)
+    other = BackendImageGenService(backend=ScriptedBackend([]))
+    update = ImageGenUpdateSettingsFrame(delta=Settings(seed=5), service=other)
+    down, _ = await run(service, [update, TextFrame("x")])
+    assert update in down
+    assert backend.requests[0].seed is None
+
+
+# -- metrics --------------------------------------------------------------------------
+
+
+async def test_ttfb_and_processing_metrics_are_reported() -> None:
+    service = BackendImageGenService(backend=FakeBackend({"latency": 0.05}))
+    assert service.can_generate_metrics()
+    down, _ = await run(service, [TextFrame("timed")], metrics=True)
+    # Some Pipecat releases report zeroed metrics at start; ours come after the prompt.
+    after_prompt = down[next(i for i, f in enumerate(down) if isinstance(f, TextFrame)) :]
+    data = [
+        item for frame in after_prompt if isinstance(frame, MetricsFrame) for item in frame.data
+    ]
+    ttfb = [item for item in data if isinstance(item, TTFBMetricsData)]
+    processing = [item for item in data if isinstance(item, ProcessingMetricsData)]
+    assert len(ttfb) == 1
+    assert len(processing) == 1
+    assert ttfb[0].value >= 0.04
+    assert processing[0].value >= ttfb[0].value
+    kinds = [type(frame).__name__ for frame in down if not isinstance(frame, MetricsFrame)]
+    assert kinds == ["TextFrame", "URLImageRawFrame"]
+
+
+# -- construction and ownership ------------------------------------------------------
+
+
+async def test_a_backend_the_caller_passed_is_left_open() -> None:
+    backend = FakeBackend()
+    await run(BackendImageGenService(backend=backend), [TextFrame("x")])
+    assert not backend.closed
+
+
+async def test_a_backend_chosen_by_name_is_created_and_closed_by_the_service() -> None:
+    service = BackendImageGenService(backend="fake", backend_settings={"model": "fake/x"})
+    assert isinstance(service.backend, FakeBackend)
+    assert service.backend.settings.model == "fake/x"
+    down, _ = await run(service, [TextFrame("x")])
+    assert len(images(down)) == 1
+    assert service.backend.closed
+
+
+async def test_close_backend_hands_ownership_to_the_service() -> None:
+    backend = FakeBackend()
+    await run(BackendImageGenService(backend=backend, close_backend=True), [TextFrame("x")])
+    assert backend.closed
+
+
+async def test_a_cancelled_pipeline_closes_what_the_service_owns() -> None:
+    service = BackendImageGenService(backend="fake", backend_settings={"latency": 30})
+    await run(service, [TextFrame("x"), pause(0.05), CancelFrame()], send_end_frame=False)
+    assert service.backend.closed
+
+
+def test_settings_are_checked_at_construction() -> None:
+    with pytest.raises(ImageGenError, match="aspect_ratio"):
+        BackendImageGenService(backend=FakeBackend(), settings=Settings(aspect_ratio="wide"))
+    with pytest.raises(ImageGenError, match="no model setting"):
+        BackendImageGenService(backend=ScriptedBackend([]), settings=Settings(model="m"))
+    with pytest.raises(ValueError, match="pixel mode"):
+        BackendImageGenService(backend=FakeBackend(), pixel_mode="CMYK")
+    with pytest.raises(ValueError, match="backend_settings"):
+        BackendImageGenService(backend=FakeBackend(), backend_settings={"latency": 1})
+    with pytest.raises(ValueError, match="positive"):
+        BackendImageGenService(backend=FakeBackend(), max_pixels=0)
+
+
+def test_the_settings_model_reaches_the_backend_at_construction() -> None:
+    backend = FakeBackend()
+    service = BackendImageGenService(backend=backend, settings=Settings(model="fake/other"))
+    assert backend.settings.model == "fake/other"
+    assert service._settings.model == "fake/other"
+
+
+def test_a_fresh_store_has_no_unset_field() -> None:
+    service = BackendImageGenService(backend=FakeBackend())
+    values = [getattr(service._settings, name) for name in service._settings.given_fields()]
+    assert len(service._settings.given_fields()) >= 8
+    assert all(compat.is_given(value) for value in values)
+    assert service._settings.num_images == 1
