@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from imagegen_testing.vcr import shrink_data_url, shrink_image
+from imagegen_testing.vcr.shrink import SMALL_ENOUGH
 
 
 def _noisy(fmt: str, mode: str = "RGB", size: tuple[int, int] = (256, 192)) -> bytes:
@@ -31,14 +32,19 @@ def test_shrunk_image_keeps_format_mode_and_size(fmt: str, mode: str) -> None:
         assert (image.format, image.mode, image.size) == (fmt, mode, (256, 192))
 
 
-def test_shrinking_never_grows_a_body() -> None:
-    tiny = _noisy("PNG", size=(1, 1))
-    assert shrink_image(tiny) is tiny or len(shrink_image(tiny) or b"") <= len(tiny)
+def test_small_bodies_are_kept_so_replaying_a_shrunk_cassette_costs_nothing() -> None:
+    small = _noisy("PNG", size=(32, 32))
+    assert len(small) <= SMALL_ENOUGH
+    assert shrink_image(small) is small
+    shrunk = shrink_image(_noisy("WEBP", size=(1024, 1024)))
+    assert shrunk is not None
+    assert len(shrunk) <= SMALL_ENOUGH
+    assert shrink_image(shrunk) is shrunk
 
 
 def test_non_images_are_left_to_the_caller() -> None:
-    assert shrink_image(b"not an image at all") is None
-    corrupt = _noisy("PNG")[:40]  # a valid header, then nothing
+    assert shrink_image(b"not an image at all" * 1000) is None
+    corrupt = _noisy("PNG")[:40] + bytes(SMALL_ENOUGH)  # a valid header, then garbage
     assert shrink_image(corrupt) is None
 
 

@@ -11,7 +11,7 @@ rewriting, so its checks explain their failures.
 
 from imagegen_testing.conformance.guard import find_tampering, standard_test_names
 from imagegen_testing.conformance.providers import LiveProvider
-from imagegen_testing.conformance.replicate import ReplicateProvider
+from imagegen_testing.conformance.replicate import ReplicateCassettes, ReplicateProvider
 from imagegen_testing.conformance.run import ConformanceRun
 from imagegen_testing.conformance.scenarios import Scenario
 from imagegen_testing.conformance.suite import BackendConformance
@@ -20,6 +20,7 @@ __all__ = [
     "BackendConformance",
     "ConformanceRun",
     "LiveProvider",
+    "ReplicateCassettes",
     "ReplicateProvider",
     "Scenario",
     "find_tampering",

@@ -21,15 +21,24 @@ import asyncio
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import SecretStr
 
+from imagegen_core import BackendSettings, ErrorKind, ImageBackend
+from imagegen_testing.cassettes import cassette_dir as shipped_cassette_dir
 from imagegen_testing.conformance.providers import LiveProvider
 from imagegen_testing.conformance.scenarios import Scenario
 from imagegen_testing.vcr.commands import LIVE_OPT_IN
 
-__all__ = ["REPLICATE_API", "REPLICATE_DELIVERY", "ReplicateProvider"]
+__all__ = [
+    "REPLICATE_API",
+    "REPLICATE_DELIVERY",
+    "REPLICATE_INVALID_AUTH_SETTINGS",
+    "REPLICATE_REPLAY_SETTINGS",
+    "ReplicateCassettes",
+    "ReplicateProvider",
+]
 
 REPLICATE_API = "https://api.replicate.com/v1"
 """The canonical API base URL written into cassettes."""
@@ -161,3 +170,54 @@ class ReplicateProvider(LiveProvider):
         if self.emulator is None:
             return None
         return int(self.emulator.counters.predictions_running)
+
+
+REPLICATE_REPLAY_SETTINGS: Mapping[str, Any] = {
+    # Replay sends no token anywhere; an explicit one keeps REPLICATE_API_TOKEN out of it.
+    "api_token": "replay-token-not-a-secret",
+    # Explicit, so REPLICATE_BASE_URL in someone's shell cannot redirect a replay.
+    "base_url": REPLICATE_API,
+    # Small, fast images: 512x512-class outputs, one step.
+    "inputs": {"megapixels": "0.25", "num_inference_steps": 1},
+    # A held create comes back within a second, and polls are quick; each request
+    # made while recording must be made again, in the same order, while replaying.
+    "wait_seconds": 1,
+    "poll_interval": 0.05,
+    "poll_max_interval": 0.2,
+    "max_attempts": 1,
+}
+"""The Replicate backend settings the shipped cassettes were recorded with.
+
+A replay makes the same requests as the recording only with the same
+settings: change them and re-record (see :class:`ReplicateCassettes`)."""
+
+REPLICATE_INVALID_AUTH_SETTINGS: Mapping[str, Any] = {"api_token": "rejected-token-0000"}
+"""Credentials the emulator rejects, for the authentication scenarios."""
+
+
+class ReplicateCassettes:
+    """The conformance knobs that replay the Replicate cassettes shipped in imagegen-testing.
+
+    Mix it in before :class:`~imagegen_testing.conformance.BackendConformance`::
+
+        class TestReplicateConformance(ReplicateCassettes, BackendConformance):
+            pass
+
+    The cassettes live in ``imagegen_testing/cassettes/replicate/`` (package
+    data) and were recorded against the emulator with
+    :data:`REPLICATE_REPLAY_SETTINGS`. To record them again, from a checkout,
+    run the subclass's module with ``--record-mode=rewrite``; add
+    ``IMAGEGEN_RECORD_LIVE=1`` and ``REPLICATE_API_TOKEN`` to record against
+    the real API instead (the failure and cancellation scenarios then skip).
+    """
+
+    backend: ClassVar[str | type[ImageBackend[Any]]] = "replicate"
+    backend_settings: ClassVar[Mapping[str, Any] | BackendSettings] = REPLICATE_REPLAY_SETTINGS
+    invalid_auth_settings: ClassVar[Mapping[str, Any] | None] = REPLICATE_INVALID_AUTH_SETTINGS
+    # A "failed" prediction is the provider failing.
+    failure_kind: ClassVar[ErrorKind | None] = ErrorKind.SERVER
+    cassette_dir: ClassVar[str | os.PathLike[str] | None] = shipped_cassette_dir("replicate")
+
+    def live_provider(self) -> LiveProvider | None:
+        """Record against the emulator (or live, when opted in)."""
+        return ReplicateProvider()

@@ -18,7 +18,9 @@
   are decompressed first so that they can be scrubbed at all.
 
 vcrpy also runs ``before_record_request`` on live requests before matching
-them against a cassette, so the URL rewriting makes replay match too.
+them against a cassette, so the URL rewriting makes replay match too; and it
+runs both hooks over every interaction of a cassette it loads, so they are
+idempotent and cheap on what they already scrubbed.
 """
 
 from __future__ import annotations

@@ -19,7 +19,13 @@ from typing import Final
 
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["MAX_SHRINK_PIXELS", "shrink_data_url", "shrink_image"]
+__all__ = ["MAX_SHRINK_PIXELS", "SMALL_ENOUGH", "shrink_data_url", "shrink_image"]
+
+SMALL_ENOUGH: Final = 8 * 1024
+"""Bodies of at most this many bytes are kept as they are. Besides sparing tiny
+images, this makes shrinking free on replay: vcrpy runs the recording hooks
+again over every interaction of a cassette it loads, and an already shrunk
+image is always this small."""
 
 MAX_SHRINK_PIXELS: Final = 4096 * 4096
 """Larger images are kept as recorded: re-encoding them would cost a lot of
@@ -33,10 +39,13 @@ def shrink_image(data: bytes) -> bytes | None:
     """Re-encode an image as a flat one of the same format, mode and size.
 
     Returns:
-        The smaller encoding, the original bytes when re-encoding would not be
-        smaller, or None when ``data`` is not an image Pillow reads (corrupt
-        bytes are left for the caller to keep as they are).
+        The smaller encoding; the original bytes when they are already
+        :data:`SMALL_ENOUGH` or re-encoding would not be smaller; or None when
+        ``data`` is not an image Pillow reads (corrupt bytes are left for the
+        caller to keep as they are).
     """
+    if len(data) <= SMALL_ENOUGH:
+        return data
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -53,10 +62,12 @@ def shrink_image(data: bytes) -> bytes | None:
     if image_format == "JPEG" and mode not in {"L", "RGB"}:
         flat = flat.convert("RGB")
     buffer = io.BytesIO()
+    # Settings chosen for speed as much as size: a flat picture compresses to
+    # almost nothing at any effort, and WebP's top effort costs a second.
     if image_format == "PNG":
-        flat.save(buffer, "PNG", optimize=True)
+        flat.save(buffer, "PNG", compress_level=9)
     elif image_format == "WEBP":
-        flat.save(buffer, "WEBP", lossless=True, quality=100, method=6)
+        flat.save(buffer, "WEBP", lossless=True, quality=0, method=0)
     elif image_format == "JPEG":
         flat.save(buffer, "JPEG", quality=20, optimize=True)
     else:
