@@ -299,4 +299,19 @@ async def test_rejected_token_is_an_error_frame_without_the_token() -> None:
     [error] = errors(up)
     assert "authentication" in error.error
     assert token not in error.error
+    # The hint survives Pipecat's own redaction of "name: value" pairs intact.
+    assert "check the API token, set by api_token or REPLICATE_API_TOKEN" in error.error
+    assert images(down) == []
+
+
+async def test_missing_token_is_an_error_frame_before_any_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(TOKEN_ENV_VAR, raising=False)
+    async with ReplicateEmulator() as emulator, aiohttp.ClientSession() as session:
+        service = ReplicateImageGenService(aiohttp_session=session, base_url=emulator.base_url)
+        down, up = await run(service, [TextFrame("x")])
+        assert emulator.counters.total_requests == 0
+    [error] = errors(up)
+    assert "no Replicate API token was given; set the api_token setting or" in error.error
     assert images(down) == []

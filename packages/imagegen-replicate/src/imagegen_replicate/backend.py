@@ -132,7 +132,7 @@ class ReplicateBackend(ImageBackend[ReplicateSettings]):
         token = settings.resolve_token()
         if token is None:
             raise ImageGenError(
-                f"no Replicate API token: set the api_token setting or {TOKEN_ENV_VAR}",
+                f"no Replicate API token was given; set the api_token setting or {TOKEN_ENV_VAR}",
                 kind=ErrorKind.AUTHENTICATION,
                 retryable=False,
                 backend=self.name,

@@ -169,7 +169,7 @@ def error_for_status(
     message = f"Replicate answered {status} while {action}: {described}"
     retry_after = parse_retry_after(headers, problem.detail) if status in (429, 503) else None
     if kind is ErrorKind.AUTHENTICATION:
-        message += " (check the API token: the api_token setting or REPLICATE_API_TOKEN)"
+        message += " (check the API token, set by api_token or REPLICATE_API_TOKEN)"
     return ImageGenError(
         message, kind=kind, retry_after=retry_after, backend=backend, status=status
     )

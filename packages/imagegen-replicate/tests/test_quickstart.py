@@ -1,0 +1,53 @@
+"""examples/quickstart.py: a prompt becomes PNG files through a Pipecat pipeline (emulator)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from PIL import Image
+
+QUICKSTART = Path(__file__).resolve().parents[3] / "examples" / "quickstart.py"
+
+
+def load_quickstart(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("quickstart_example", QUICKSTART)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    # The script reconfigures loguru for the whole process; not inside pytest.
+    monkeypatch.setattr(module, "quiet_logs", lambda: None)
+    return module
+
+
+def test_prompt_becomes_png_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quickstart = load_quickstart(monkeypatch)
+    argv = ["two red foxes", "--out", str(tmp_path), "-n", "2", "--aspect-ratio", "16:9"]
+    status = quickstart.main(argv)
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    printed = [Path(line) for line in captured.out.splitlines()]
+    assert sorted(printed) == sorted(tmp_path.iterdir())
+    assert len(printed) == 2
+    for path in printed:
+        assert path.name.startswith("two-red-foxes")
+        with Image.open(path) as image:
+            assert (image.format, image.mode, image.size) == ("PNG", "RGB", (1344, 768))
+    assert "bundled emulator" in captured.err
+
+
+def test_errors_exit_non_zero_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quickstart = load_quickstart(monkeypatch)
+    status = quickstart.main(["a fox", "--out", str(tmp_path), "--aspect-ratio", "7:5"])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "aspect_ratio '7:5' is not offered" in captured.err
+    assert captured.out == ""
+    assert list(tmp_path.iterdir()) == []
