@@ -1,0 +1,71 @@
+"""Which failures the transport retries, and where it sends the token."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+from aiohttp.client_reqrep import ConnectionKey
+
+from imagegen_core import ErrorKind, ImageGenError
+from imagegen_replicate import ReplicateSettings
+from imagegen_replicate.transport import ReplicateTransport, _should_retry, same_origin
+
+BASE = "https://api.replicate.com/v1"
+
+
+def _connection_key() -> ConnectionKey:
+    return ConnectionKey("api.replicate.com", 443, True, True, None, None, None)
+
+
+def _error(status: int, kind: ErrorKind) -> ImageGenError:
+    return ImageGenError("x", kind=kind, status=status)
+
+
+@pytest.mark.parametrize(
+    ("failure", "on_create", "on_poll_or_cancel"),
+    [
+        # Throttled: nothing happened, always safe to repeat.
+        (_error(429, ErrorKind.RATE_LIMIT), True, True),
+        # Server errors and breaks mid-request: the create may have happened.
+        (_error(500, ErrorKind.SERVER), False, True),
+        (_error(503, ErrorKind.SERVER), False, True),
+        (_error(504, ErrorKind.TIMEOUT), False, True),
+        (aiohttp.ServerDisconnectedError(), False, True),
+        (aiohttp.ClientOSError(104, "Connection reset by peer"), False, True),
+        (TimeoutError(), False, True),
+        # The connection never opened: nothing was sent.
+        (aiohttp.ClientConnectorError(_connection_key(), OSError(111, "refused")), True, True),
+        # Never worth repeating.
+        (_error(401, ErrorKind.AUTHENTICATION), False, False),
+        (_error(422, ErrorKind.INVALID_REQUEST), False, False),
+        (_error(404, ErrorKind.INVALID_REQUEST), False, False),
+        (ValueError("a bug"), False, False),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else str(value),
+)
+def test_retry_policy(failure: BaseException, on_create: bool, on_poll_or_cancel: bool) -> None:
+    assert _should_retry(failure, idempotent=False) is on_create
+    assert _should_retry(failure, idempotent=True) is on_poll_or_cancel
+
+
+def test_same_origin() -> None:
+    assert same_origin(f"{BASE}/predictions/abc", BASE)
+    assert same_origin("HTTPS://API.replicate.com/v1/x", BASE)
+    assert not same_origin("http://api.replicate.com/v1/x", BASE)  # scheme differs
+    assert not same_origin("https://api.replicate.com:8443/v1/x", BASE)
+    assert not same_origin("https://evil.example/v1/predictions/abc", BASE)
+
+
+async def test_links_are_followed_only_on_the_api_origin() -> None:
+    async with aiohttp.ClientSession() as session:
+        token = "r8_token_for_tests_only"
+        transport = ReplicateTransport(session, ReplicateSettings(), BASE, token)
+        own = {"id": "p1", "urls": {"get": f"{BASE}/predictions/p1?x=1", "cancel": f"{BASE}/c"}}
+        assert transport.prediction_url(own, "get") == f"{BASE}/predictions/p1?x=1"
+        assert transport.prediction_url(own, "cancel") == f"{BASE}/c"
+        foreign = {"id": "p2", "urls": {"get": "https://evil.example/steal"}}
+        assert transport.prediction_url(foreign, "get") == f"{BASE}/predictions/p2"
+        assert transport.prediction_url(foreign, "cancel") == f"{BASE}/predictions/p2/cancel"
+        with pytest.raises(ImageGenError, match="no prediction id"):
+            transport.prediction_url({"urls": {}}, "get")
+        assert token not in repr(transport)
