@@ -9,7 +9,7 @@ import pytest
 
 from imagegen_core import GeneratedImage, ImageRequest
 from imagegen_replicate import ReplicateBackend
-from imagegen_testing.emulator import Latency, ReplicateEmulator
+from imagegen_testing.emulator import Fault, Latency, ReplicateEmulator, Route
 
 from .conftest import MakeSettings, answer_before_done
 
@@ -97,3 +97,20 @@ async def test_finished_predictions_are_not_cancelled(
 ) -> None:
     await backend.generate(ImageRequest(prompt="x")).collect()
     assert emulator.counters.cancels_received == 0
+
+
+async def test_a_failed_cancel_request_is_retried(
+    make_settings: MakeSettings, emulator: ReplicateEmulator
+) -> None:
+    answer_before_done(emulator, predict=10.0)
+    emulator.script(Fault.http_error(503, route=Route.PREDICTIONS_CANCEL))
+    async with ReplicateBackend(make_settings(wait_seconds=1)) as backend:
+        task = asyncio.create_task(_run(backend, ImageRequest(prompt="x")))
+        await _until(lambda: emulator.counters.predictions_running == 1)
+        await asyncio.sleep(0.03)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert emulator.counters.requests[Route.PREDICTIONS_CANCEL] == 2
+    [record] = emulator.predictions.values()
+    assert record.status == "canceled"

@@ -197,14 +197,16 @@ class _Run:
             raise
 
     async def _create(self, inputs: Mapping[str, Any], wait_seconds: int) -> dict[str, Any]:
+        abandon = asyncio.Event()
         create = asyncio.ensure_future(
-            self.transport.create(self.ref, inputs, wait_seconds=wait_seconds)
+            self.transport.create(self.ref, inputs, wait_seconds=wait_seconds, abandon=abandon)
         )
         try:
             return await asyncio.shield(create)
         except asyncio.CancelledError:
-            # The sync-mode create may be holding the only copy of the id.
-            self.transport.abandoned.set()
+            # The sync-mode create may be holding the only copy of the id:
+            # let it finish (without retrying), then cancel what it made.
+            abandon.set()
             await finish_cleanup(
                 self._cancel_once_created(create),
                 timeout=self.settings.cleanup_timeout,
@@ -226,7 +228,6 @@ class _Run:
         prediction = self.prediction
         if self.finished or prediction is None or prediction.get("status") not in RUNNING:
             return
-        self.transport.abandoned.set()
         self.finished = True
         _log.info("cancelling prediction %s (%s)", prediction.get("id"), why)
         await finish_cleanup(

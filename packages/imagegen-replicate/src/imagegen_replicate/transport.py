@@ -90,8 +90,6 @@ class ReplicateTransport:
         settings: The settings snapshot.
         base_url: The resolved API base URL.
         token: The API token.
-        abandoned: When set, no further retries are started (used while the
-            driving task is being cancelled).
     """
 
     def __init__(
@@ -100,14 +98,11 @@ class ReplicateTransport:
         settings: ReplicateSettings,
         base_url: str,
         token: str,
-        *,
-        abandoned: asyncio.Event | None = None,
     ) -> None:
         self._session = session
         self._settings = settings
         self._base_url = base_url
         self._token = token
-        self._abandoned = abandoned or asyncio.Event()
         self._backoff = wait_exponential(
             multiplier=settings.retry_initial_backoff, max=settings.retry_max_backoff
         ) + wait_random(0, settings.retry_initial_backoff)
@@ -115,17 +110,24 @@ class ReplicateTransport:
     def __repr__(self) -> str:
         return f"ReplicateTransport(base_url={self._base_url!r})"
 
-    @property
-    def abandoned(self) -> asyncio.Event:
-        """Set it to stop starting retries."""
-        return self._abandoned
-
     # -- endpoints ----------------------------------------------------------------
 
     async def create(
-        self, ref: ModelRef, inputs: Mapping[str, Any], *, wait_seconds: int
+        self,
+        ref: ModelRef,
+        inputs: Mapping[str, Any],
+        *,
+        wait_seconds: int,
+        abandon: asyncio.Event | None = None,
     ) -> dict[str, Any]:
         """Create a prediction, holding the reply up to ``wait_seconds`` (sync mode).
+
+        Args:
+            ref: The model, version or deployment to run.
+            inputs: The model inputs.
+            wait_seconds: ``Prefer: wait=N``.
+            abandon: Once set, a failed attempt is not retried: the caller is
+                being cancelled and only wants to learn what this attempt made.
 
         Returns:
             The prediction object, in whatever state it reached.
@@ -144,6 +146,7 @@ class ReplicateTransport:
             timeout=wait_seconds + settings.request_timeout,
             idempotent=False,
             action=f"creating a prediction for {ref}",
+            abandon=abandon,
         )
 
     async def get(self, prediction: Mapping[str, Any]) -> dict[str, Any]:
@@ -215,6 +218,7 @@ class ReplicateTransport:
         timeout: float,  # noqa: ASYNC109 - a per-request network timeout, not the caller's
         idempotent: bool,
         action: str,
+        abandon: asyncio.Event | None = None,
     ) -> dict[str, Any]:
         all_headers = {
             "Authorization": f"Bearer {self._token}",
@@ -225,7 +229,7 @@ class ReplicateTransport:
         data = json.dumps(body).encode() if body is not None else None
         client_timeout = aiohttp.ClientTimeout(total=timeout)
         try:
-            async for attempt in self._retrying(idempotent=idempotent):
+            async for attempt in self._retrying(idempotent=idempotent, abandon=abandon):
                 with attempt:
                     async with self._session.request(
                         method, url, data=data, headers=all_headers, timeout=client_timeout
@@ -248,14 +252,15 @@ class ReplicateTransport:
             raise self._transport_error(exc, action, idempotent=idempotent) from None
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
-    def _retrying(self, *, idempotent: bool) -> AsyncRetrying:
+    def _retrying(self, *, idempotent: bool, abandon: asyncio.Event | None) -> AsyncRetrying:
         settings = self._settings
+        stop = stop_after_attempt(settings.max_attempts) | stop_before_delay(
+            settings.max_retry_time
+        )
+        if abandon is not None:
+            stop = stop | stop_when_event_set(abandon)  # type: ignore[arg-type]
         return AsyncRetrying(
-            stop=(
-                stop_after_attempt(settings.max_attempts)
-                | stop_before_delay(settings.max_retry_time)
-                | stop_when_event_set(self._abandoned)  # type: ignore[arg-type]
-            ),
+            stop=stop,
             wait=self._wait,
             retry=retry_if_exception(lambda exc: _should_retry(exc, idempotent=idempotent)),
             before_sleep=_log_retry,
