@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -650,10 +651,17 @@ class BackendConformance:
         from imagegen_core.pipecat_service import BackendImageGenService
 
         backend = self.make_backend(imagegen_run)
+        options: dict[str, Any] = {}
+        if "start_timeout" in inspect.signature(run_test).parameters:
+            # Pipecat 1.x gives a pipeline one second to start; the first start
+            # in a process (lazy imports) can take longer on a loaded machine.
+            options["start_timeout"] = self.generation_timeout
         async with aiohttp.ClientSession() as session:
             service = BackendImageGenService(backend=backend, aiohttp_session=session)
             async with asyncio.timeout(self.generation_timeout):
-                down, up = await run_test(service, frames_to_send=[TextFrame(text=self.prompt)])
+                down, up = await run_test(
+                    service, frames_to_send=[TextFrame(text=self.prompt)], **options
+                )
         errors = [f for f in (*down, *up) if isinstance(f, ErrorFrame)]
         assert not errors, f"the service reported errors: {[e.error for e in errors]}"
         frames = [f for f in down if isinstance(f, URLImageRawFrame)]
