@@ -404,8 +404,11 @@ async def test_a_bad_prompt_is_the_applications_mistake_and_sends_nothing() -> N
 
 async def test_strict_mode_refuses_what_the_backend_cannot_honour() -> None:
     backend = ScriptedBackend([png((1, 1), (0, 0, 0))], supports_seed=False)
-    service = BackendImageGenService(backend=backend, settings=Settings(seed=7), strict=True)
-    down, up = await run(service, [TextFrame("seeded")])
+    with pytest.raises(ImageGenError, match="strict mode"):
+        BackendImageGenService(backend=backend, settings=Settings(seed=7), strict=True)
+    service = BackendImageGenService(backend=backend, strict=True)
+    update = ImageGenUpdateSettingsFrame(delta=Settings(seed=7))
+    down, up = await run(service, [update, TextFrame("seeded")])
     assert images(down) == []
     assert "strict mode" in errors(up)[0].error
     assert backend.requests == []
@@ -682,6 +685,8 @@ async def test_a_cancelled_pipeline_closes_what_the_service_owns() -> None:
 def test_settings_are_checked_at_construction() -> None:
     with pytest.raises(ImageGenError, match="aspect_ratio"):
         BackendImageGenService(backend=FakeBackend(), settings=Settings(aspect_ratio="wide"))
+    with pytest.raises(ImageGenError, match="at most 4"):
+        BackendImageGenService(backend=FakeBackend(), settings=Settings(num_images=5))
     with pytest.raises(ImageGenError, match="no model setting"):
         BackendImageGenService(backend=ScriptedBackend([]), settings=Settings(model="m"))
     with pytest.raises(ValueError, match="pixel mode"):

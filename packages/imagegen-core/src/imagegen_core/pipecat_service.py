@@ -135,7 +135,8 @@ class BackendImageGenServiceBase(ImageGenService, Generic[SettingsT]):
     Raises:
         ValueError: An unsupported ``pixel_mode`` or a non-positive limit.
         ImageGenError: ``invalid_request`` when the settings do not make a
-            valid request or the backend rejects them.
+            valid request, ask for what the backend cannot serve (or, strict,
+            would ignore), or the backend rejects them.
         imagegen_core.plugins.PluginError: No backend could be loaded by name.
     """
 
@@ -417,8 +418,9 @@ class BackendImageGenServiceBase(ImageGenService, Generic[SettingsT]):
         return result
 
     def _configure_backend(self, store: SettingsT) -> None:
+        """Apply the starting settings to the backend; refuse them if no prompt could succeed."""
         try:
-            self.build_request(_PROBE_PROMPT, store)
+            request = self.build_request(_PROBE_PROMPT, store)
         except ImageGenError:
             raise
         except ValueError as exc:
@@ -431,6 +433,15 @@ class BackendImageGenServiceBase(ImageGenService, Generic[SettingsT]):
         if given(store.model) is None:
             model = getattr(self._backend.settings, "model", None)
             store.model = model if isinstance(model, str) else None
+        # Values the backend cannot serve (too many images, an aspect ratio it
+        # does not offer) would fail every prompt: say so now, not per prompt.
+        warnings = self._backend.capabilities.check(request, backend=self._backend.name)
+        if self._strict and warnings:
+            raise ImageGenError(
+                f"strict mode: {warnings[0]}",
+                kind=ErrorKind.INVALID_REQUEST,
+                backend=self._backend.name,
+            )
 
     # -- images ------------------------------------------------------------------------
 
