@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
-import sys
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import aiohttp
@@ -55,24 +54,11 @@ async with aiohttp.ClientSession() as session:
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _offline_nltk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Keep Pipecat < 1.9 from downloading NLTK data when a pipeline starts (no network)."""
-    data = tmp_path_factory.mktemp("nltk_data")
-    (data / "tokenizers" / "punkt_tab").mkdir(parents=True)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NLTK_DATA", str(data))
-        nltk = sys.modules.get("nltk")
-        if nltk is not None:
-            patch.setattr(nltk.data, "path", [str(data), *nltk.data.path])
-        yield
-
-
 async def run(
     service: Any, frames: Sequence[Frame], *, send_end_frame: bool = True
 ) -> tuple[list[Frame], list[Frame]]:
     """Run frames through ``service``; return (downstream, upstream) frames."""
-    from pipecat.tests.utils import run_test  # after _offline_nltk: it starts NLTK on 0.0.108
+    from pipecat.tests.utils import run_test  # late: it starts NLTK on Pipecat 0.0.108
 
     down, up = await run_test(service, frames_to_send=frames, send_end_frame=send_end_frame)
     return list(down), list(up)
