@@ -12,7 +12,6 @@ idempotent closing.
 from __future__ import annotations
 
 import asyncio
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Mapping
 from types import TracebackType
@@ -27,8 +26,6 @@ from imagegen_core.request import ImageRequest
 from imagegen_core.results import GeneratedImage, GenerationWarning
 
 __all__ = ["BackendSettings", "Generation", "ImageBackend"]
-
-_log = logging.getLogger("imagegen")
 
 
 class BackendSettings(BaseModel):
@@ -215,14 +212,18 @@ class Generation(AsyncIterator[GeneratedImage]):
         self._finished = False
 
     def add_warning(self, warning: GenerationWarning) -> None:
-        """Record a warning, or raise it as an error in strict mode."""
+        """Record a warning, or raise it as an error in strict mode.
+
+        Warnings are data, not log lines: each consumer reports them its own
+        way (the Pipecat service logs them, the CLI prints them), so a user
+        never sees one warning twice.
+        """
         if self.strict:
             raise ImageGenError(
                 f"strict mode: {warning}",
                 kind=ErrorKind.INVALID_REQUEST,
                 backend=self._backend.name,
             )
-        _log.warning("%s: %s", self._backend.name, warning)
         self.warnings.append(warning)
 
     def __aiter__(self) -> Self:

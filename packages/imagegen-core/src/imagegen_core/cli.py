@@ -39,7 +39,7 @@ from imagegen_core.plugins import (
     load_backend_class,
 )
 from imagegen_core.request import ImageRequest, parse_aspect_ratio
-from imagegen_core.results import GeneratedImage, GenerationWarning
+from imagegen_core.results import GeneratedImage
 
 if TYPE_CHECKING:
     import aiohttp
@@ -210,14 +210,6 @@ def _fail(message: str) -> int:
 # -- logging -----------------------------------------------------------------------
 
 
-class _NotGenerationWarnings(logging.Filter):
-    """Drop the log line :class:`Generation` writes per warning: ``generate`` prints them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args if isinstance(record.args, tuple) else ()
-        return not any(isinstance(arg, GenerationWarning) for arg in args)
-
-
 @contextmanager
 def _stderr_logging(verbosity: int, *, quiet_plugins: bool) -> Iterator[None]:
     """Send the ``imagegen`` logger to stderr for one command, then restore it.
@@ -228,7 +220,6 @@ def _stderr_logging(verbosity: int, *, quiet_plugins: bool) -> Iterator[None]:
     levels = {0: logging.ERROR if quiet_plugins else logging.WARNING, 1: logging.INFO}
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
-    handler.addFilter(_NotGenerationWarnings())
     saved = (_log.level, _log.propagate)
     _log.setLevel(levels.get(verbosity, logging.DEBUG))
     _log.propagate = False
