@@ -10,8 +10,7 @@ import asyncio
 import dataclasses
 import inspect
 import io
-import sys
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, ClassVar
 
 import aiohttp
@@ -49,23 +48,6 @@ from imagegen_testing.fake import FakeBackend
 Settings = BackendImageGenService.Settings
 
 
-@pytest.fixture(scope="module", autouse=True)
-def offline_nltk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Keep Pipecat < 1.9 from downloading NLTK's ``punkt_tab`` when a pipeline starts.
-
-    Pipecat fetches it from the internet if it is missing; these tests never
-    tokenize text, so an empty stand-in directory satisfies the check offline.
-    """
-    data = tmp_path_factory.mktemp("nltk_data")
-    (data / "tokenizers" / "punkt_tab").mkdir(parents=True)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NLTK_DATA", str(data))
-        nltk = sys.modules.get("nltk")
-        if nltk is not None:
-            patch.setattr(nltk.data, "path", [str(data), *nltk.data.path])
-        yield
-
-
 # -- helpers ---------------------------------------------------------------------------
 
 
@@ -77,7 +59,8 @@ async def run(
     send_end_frame: bool = True,
 ) -> tuple[list[Frame], list[Frame]]:
     """Run frames through ``service`` in a pipeline; return (downstream, upstream) frames."""
-    # Imported here, after offline_nltk: importing them starts NLTK on 0.0.108.
+    # Imported here, once the offline NLTK stand-in (root conftest.py) is in
+    # place: on 0.0.108 importing them starts NLTK.
     from pipecat.tests.utils import run_test
 
     try:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -23,25 +22,6 @@ FAST: dict[str, Any] = {
     "cleanup_timeout": 3.0,
     "timeout": 10.0,
 }
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _offline_nltk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Keep Pipecat < 1.9 from downloading NLTK's ``punkt_tab`` when a pipeline starts.
-
-    Pipecat 0.0.108 fetches it from the internet the first time
-    ``pipecat.tests.utils`` is imported (by our Pipecat tests and by the
-    conformance suite's round trip); no test tokenizes text, so an empty
-    stand-in directory satisfies the check offline.
-    """
-    data = tmp_path_factory.mktemp("nltk_data")
-    (data / "tokenizers" / "punkt_tab").mkdir(parents=True)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NLTK_DATA", str(data))
-        nltk = sys.modules.get("nltk")
-        if nltk is not None:
-            patch.setattr(nltk.data, "path", [str(data), *nltk.data.path])
-        yield
 
 
 @pytest.fixture(autouse=True)

@@ -11,12 +11,16 @@ the backends, aiohttp or Pipecat. Its jobs:
 * register the ``imagegen_scenario`` marker the standard tests carry, so
   ``--strict-markers`` accepts them;
 * fail every test of a conformance class whose guard test was tampered with,
-  because a guard that can be overridden guards nothing.
+  because a guard that can be overridden guards nothing;
+* offer ``imagegen_offline_nltk``, which keeps Pipecat < 1.9 from downloading
+  NLTK data when a pipeline starts (see :mod:`imagegen_testing.pipecat_offline`).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,3 +61,16 @@ def _imagegen_guard_intact(request: pytest.FixtureRequest) -> None:
             "cannot be opted out of",
             pytrace=False,
         )
+
+
+@pytest.fixture(scope="session")
+def imagegen_offline_nltk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A stand-in for NLTK's ``punkt_tab`` so old Pipecat releases start pipelines offline.
+
+    Request it (or make it autouse in a ``conftest.py``) in test sessions that
+    run Pipecat pipelines; the conformance suite's Pipecat test requests it.
+    """
+    from imagegen_testing.pipecat_offline import offline_nltk
+
+    with offline_nltk(tmp_path_factory.mktemp("nltk_data")) as directory:
+        yield directory

@@ -642,6 +642,7 @@ class BackendConformance:
     # -- Pipecat (network) ----------------------------------------------------------------
 
     @_network(Scenario.PIPECAT)
+    @pytest.mark.usefixtures("imagegen_offline_nltk")
     async def test_pipecat_round_trip(self, imagegen_run: ConformanceRun) -> None:
         """A ``TextFrame`` through the Pipecat service becomes RGB ``URLImageRawFrame``s."""
         import aiohttp
