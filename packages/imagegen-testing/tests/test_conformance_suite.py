@@ -187,3 +187,84 @@ def test_missing_cassette_skips_with_the_command_that_records_it(
             "--record-mode=once"
         ]
     )
+
+
+LIMITED_BACKEND = """
+from pathlib import Path
+
+from imagegen_core import ErrorKind
+from imagegen_testing.conformance import BackendConformance, LiveProvider, Scenario
+
+
+class NoFailuresOnCue(LiveProvider):
+    async def start(self, scenario):
+        return {}
+
+    async def stop(self):
+        pass
+
+    def cannot_run(self, scenario):
+        return "this service cannot fail on cue" if scenario is Scenario.FAILURE else None
+
+
+class TestOneAtATime(BackendConformance):
+    backend = "fake"
+    backend_settings = {"max_images_per_call": 1}
+    cassette_dir = Path(__file__).parent / "cassettes"
+
+
+class TestNotOnCue(BackendConformance):
+    backend = "fake"
+    failure_settings = {"fail_with": "server"}
+    failure_kind = ErrorKind.SERVER
+    cassette_dir = Path(__file__).parent / "cassettes"
+
+    def live_provider(self):
+        return NoFailuresOnCue()
+"""
+
+NOT_APPLICABLE = {
+    "test_generate_several": "the backend returns one image per call",
+    "test_authentication_error": "invalid_auth_settings is not set",
+    "test_failure_error_kind": "failure_kind is not set",
+    "test_unsupported_setting_warns": "the backend honours every generic request setting",
+}
+
+
+@pytest.mark.parametrize("record_mode", ["none", "once"])
+def test_what_a_backend_cannot_do_skips_without_asking_for_a_cassette(
+    suite_pytester: pytest.Pytester, record_mode: str
+) -> None:
+    suite_pytester.makepyfile(test_limited=LIMITED_BACKEND)
+    result = suite_pytester.runpytest_inprocess(
+        "-p",
+        "no:cacheprovider",
+        "-rs",
+        f"--record-mode={record_mode}",
+        "-k",
+        "TestOneAtATime and (" + " or ".join(NOT_APPLICABLE) + ")",
+    )
+    result.assert_outcomes(skipped=len(NOT_APPLICABLE))
+    skips = [line for line in result.outlines if line.startswith("SKIPPED")]
+    for reason in NOT_APPLICABLE.values():
+        assert any(reason in line for line in skips), (reason, skips)
+    assert not any("record it with" in line for line in skips), skips
+    assert not (suite_pytester.path / "cassettes").exists()
+
+
+def test_a_scenario_the_provider_cannot_record_skips_and_keeps_its_cassette(
+    suite_pytester: pytest.Pytester,
+) -> None:
+    suite_pytester.makepyfile(test_limited=LIMITED_BACKEND)
+    kept = suite_pytester.path / "cassettes" / "test_failure_error_kind.yaml"
+    kept.parent.mkdir()
+    kept.write_text("interactions: []\nversion: 1\n")
+    # rewrite mode deletes a cassette as it opens it; the skip must come first.
+    result = suite_pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-rs", "--record-mode=rewrite", "-k", "TestNotOnCue and failure"
+    )
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(
+        ["SKIPPED*NoFailuresOnCue cannot record failure: this service cannot fail on cue"]
+    )
+    assert kept.exists()

@@ -83,6 +83,29 @@ def _settings_dict(settings: Mapping[str, Any] | BackendSettings | None) -> dict
     return dict(settings)
 
 
+def _applicability(suite: BackendConformance, test: str, capabilities: Capabilities) -> str | None:
+    """Why the standard test ``test`` does not apply to the backend (it then skips), or None.
+
+    One table for every skip that depends on what the backend declares, so a
+    network-bound test can skip *before* its cassette is looked up: a test
+    that can never run must not ask for a recording it would never make.
+    """
+    if test == "test_generate_several" and capabilities.max_images_per_call < 2:
+        return "the backend returns one image per call (max_images_per_call is 1)"
+    if test in _NEEDS_AN_IGNORED_SETTING and unsupported_setting(capabilities) is None:
+        return "the backend honours every generic request setting"
+    if test == "test_authentication_error" and suite.invalid_auth_settings is None:
+        return "invalid_auth_settings is not set"
+    if test == "test_failure_error_kind" and suite.failure_kind is None:
+        return "failure_kind is not set"
+    return None
+
+
+_NEEDS_AN_IGNORED_SETTING = frozenset(
+    {"test_unsupported_setting_warns", "test_strict_mode_rejects_unsupported_setting"}
+)
+
+
 class BackendConformance:
     """Standard tests for an imagegen backend: subclass it; this docstring is the spec.
 
@@ -135,8 +158,8 @@ class BackendConformance:
     running with ``cassette_dir = None``) talks to :meth:`live_provider`:
     return a :class:`LiveProvider`, e.g.
     :class:`~imagegen_testing.conformance.replicate.ReplicateProvider`, which
-    records against the bundled emulator unless ``IMAGEGEN_RECORD_LIVE=1``
-    and a token are set. Every cassette is recorded through the shared VCR
+    records against the bundled emulator, or against the live API when
+    ``REPLICATE_API_TOKEN`` is set. Every cassette is recorded through the shared VCR
     configuration (:func:`imagegen_testing.vcr.shared_vcr_config`): credentials
     dropped or redacted, provider URLs rewritten to canonical ones, images
     shrunk to flat pictures of the same format and size. After recording, the
@@ -249,6 +272,11 @@ class BackendConformance:
             run.backends.append(backend)
         return backend
 
+    def _skip_if_not_applicable(self, test: str, capabilities: Capabilities) -> None:
+        reason = _applicability(self, test, capabilities)
+        if reason is not None:
+            pytest.skip(reason)
+
     def make_request(self, **fields: Any) -> ImageRequest:
         """A request with the class's prompt and options, plus ``fields``."""
         options = {**self.request_options, **fields.pop("options", {})}
@@ -297,11 +325,30 @@ class BackendConformance:
         return self.cassette_dir is None or bool(request.config.getoption("--disable-recording"))
 
     @pytest.fixture
-    def default_cassette_name(self, request: pytest.FixtureRequest, record_mode: str) -> str:
-        """One cassette per standard test, named after it; skip when it is missing."""
+    def default_cassette_name(
+        self,
+        request: pytest.FixtureRequest,
+        record_mode: str,
+        imagegen_backend: ImageBackend[Any],
+    ) -> str:
+        """One cassette per standard test, named after it; skip when it is missing.
+
+        Runs before pytest-recording opens the cassette (and, with
+        ``--record-mode=rewrite``, deletes it), so a test that cannot run here
+        skips first and leaves its cassette alone: one that does not apply to
+        the backend's capabilities, or one the live provider cannot record.
+        """
         name = str(request.node.name)
+        self._skip_if_not_applicable(request.node.originalname, imagegen_backend.capabilities)
         path = self._cassette_path(name)
-        if path is not None and record_mode == "none" and not path.exists():
+        if path is None:
+            return name
+        recording = record_mode in {"all", "new_episodes", "rewrite"} or (
+            record_mode == "once" and not path.exists()
+        )
+        if recording:
+            _skip_if_provider_cannot(self.live_provider(), _scenario_of(request))
+        elif not path.exists():
             pytest.skip(missing_cassette_message(path, request.node.nodeid, request.node.path))
         return name
 
@@ -333,8 +380,7 @@ class BackendConformance:
         imagegen_scrubber: CassetteScrubber,
     ) -> AsyncIterator[ConformanceRun]:
         """Everything a network-bound test needs: cassette, live provider, backends to close."""
-        marker = request.node.get_closest_marker(_SCENARIO_MARK)
-        scenario = Scenario(marker.args[0]) if marker is not None else Scenario.BASIC
+        scenario = _scenario_of(request)
         recording = vcr is not None and not vcr.write_protected
         run = ConformanceRun(
             scenario=scenario, scrubber=imagegen_scrubber, cassette=vcr, recording=recording
@@ -342,11 +388,7 @@ class BackendConformance:
         provider = self.live_provider() if (vcr is None or recording) else None
         async with contextlib.AsyncExitStack() as stack:
             if provider is not None:
-                reason = provider.cannot_run(scenario)
-                if reason is not None:
-                    pytest.skip(
-                        f"{type(provider).__name__} cannot record {scenario.value}: {reason}"
-                    )
+                _skip_if_provider_cannot(provider, scenario)
                 stack.push_async_callback(provider.stop)
                 run.overrides.update(await provider.start(scenario))
                 run.provider = provider
@@ -475,9 +517,10 @@ class BackendConformance:
         self, imagegen_backend: ImageBackend[Any]
     ) -> None:
         """In strict mode a setting the backend would ignore is an error, raised up front."""
-        found = unsupported_setting(imagegen_backend.capabilities)
-        if found is None:
-            pytest.skip("the backend honours every generic request setting")
+        capabilities = imagegen_backend.capabilities
+        self._skip_if_not_applicable("test_strict_mode_rejects_unsupported_setting", capabilities)
+        found = unsupported_setting(capabilities)
+        assert found is not None
         _, fields = found
         with pytest.raises(ImageGenError) as info:
             imagegen_backend.generate(self.make_request(**fields), strict=True)
@@ -541,8 +584,7 @@ class BackendConformance:
         """Several images from one call, each decodable, with distinct indexes."""
         backend = self.make_backend(imagegen_run)
         capabilities = backend.capabilities
-        if capabilities.max_images_per_call < 2:
-            pytest.skip("the backend returns one image per call")
+        self._skip_if_not_applicable("test_generate_several", capabilities)
         count = min(2, capabilities.max_images_per_call)
         request = self.make_request(num_images=count)
         generation = backend.generate(request)
@@ -557,9 +599,9 @@ class BackendConformance:
     async def test_unsupported_setting_warns(self, imagegen_run: ConformanceRun) -> None:
         """A setting the backend cannot honour yields a warning, and images all the same."""
         backend = self.make_backend(imagegen_run)
+        self._skip_if_not_applicable("test_unsupported_setting_warns", backend.capabilities)
         found = unsupported_setting(backend.capabilities)
-        if found is None:
-            pytest.skip("the backend honours every generic request setting")
+        assert found is not None
         setting, fields = found
         generation = backend.generate(self.make_request(**fields))
         images = await self.collect(generation)
@@ -576,9 +618,8 @@ class BackendConformance:
     @_network(Scenario.INVALID_AUTH)
     async def test_authentication_error(self, imagegen_run: ConformanceRun) -> None:
         """Rejected credentials fail as ``ImageGenError(kind=authentication)``, not retryable."""
-        if self.invalid_auth_settings is None:
-            pytest.skip("invalid_auth_settings is not set")
-        backend = self.make_backend(imagegen_run, self.invalid_auth_settings)
+        backend = self.make_backend(imagegen_run, self.invalid_auth_settings or {})
+        self._skip_if_not_applicable("test_authentication_error", backend.capabilities)
         with pytest.raises(ImageGenError) as info:
             await self.collect(backend.generate(self.make_request()))
         error = info.value
@@ -589,9 +630,8 @@ class BackendConformance:
     @_network(Scenario.FAILURE)
     async def test_failure_error_kind(self, imagegen_run: ConformanceRun) -> None:
         """A failed generation raises ``ImageGenError`` with the declared ``failure_kind``."""
-        if self.failure_kind is None:
-            pytest.skip("failure_kind is not set")
         backend = self.make_backend(imagegen_run, self.failure_settings)
+        self._skip_if_not_applicable("test_failure_error_kind", backend.capabilities)
         with pytest.raises(ImageGenError) as info:
             await self.collect(backend.generate(self.make_request()))
         assert info.value.kind is self.failure_kind, f"wrong kind: {info.value!r}"
@@ -786,3 +826,16 @@ def _stamp(path: Path | None) -> tuple[int, int] | None:
 async def _close_all(run: ConformanceRun) -> None:
     for backend in run.backends:
         await backend.aclose()
+
+
+def _scenario_of(request: pytest.FixtureRequest) -> Scenario:
+    marker = request.node.get_closest_marker(_SCENARIO_MARK)
+    return Scenario(marker.args[0]) if marker is not None else Scenario.BASIC
+
+
+def _skip_if_provider_cannot(provider: LiveProvider | None, scenario: Scenario) -> None:
+    if provider is None:
+        return
+    reason = provider.cannot_run(scenario)
+    if reason is not None:
+        pytest.skip(f"{type(provider).__name__} cannot record {scenario.value}: {reason}")
