@@ -3,6 +3,7 @@
 import pytest
 
 from imagegen_testing.conformance import BackendConformance, find_tampering, standard_test_names
+from imagegen_testing.conformance.guard import machinery_names
 
 
 def test_every_standard_test_is_known_to_the_guard() -> None:
@@ -61,6 +62,38 @@ def test_xfail_with_a_reason_is_the_only_opt_out() -> None:
     assert find_tampering(OptedOut, BackendConformance) == []
     assert "without a reason" in find_tampering(NoReason, BackendConformance)[0]
     assert "guard itself" in find_tampering(GuardOptedOut, BackendConformance)[0]
+
+
+def test_machinery_is_helpers_and_fixtures_not_settings_or_extension_points() -> None:
+    names = set(machinery_names(BackendConformance))
+    assert {"check_images", "collect", "make_backend", "imagegen_run", "vcr_config"} <= names
+    assert {"default_cassette_name", "vcr_cassette_dir", "backend_name"} <= names
+    assert not names & {"live_provider", "remote_jobs_running"}
+    assert not names & {"backend_settings", "cancel_timeout", "prompt", "cassette_dir"}
+
+
+def test_overriding_the_machinery_is_tampering_too() -> None:
+    class Neutered(BackendConformance):
+        backend = "fake"
+        backend_settings = {"pixels": 32 * 32}  # settings are what subclasses change
+        cancel_timeout = 3.0
+
+        async def check_images(self, images, request, capabilities):  # type: ignore[no-untyped-def]
+            """Checks nothing, so every generation test would pass."""
+
+        def vcr_config(self):  # type: ignore[no-untyped-def]
+            return {}  # no scrubbing
+
+        def live_provider(self):  # type: ignore[no-untyped-def]
+            return None  # an extension point: allowed
+
+        def remote_jobs_running(self, backend, run):  # type: ignore[no-untyped-def]
+            return 0  # an extension point: allowed
+
+    problems = find_tampering(Neutered, BackendConformance)
+    assert len(problems) == 2, problems
+    assert any(p.startswith("check_images was overridden") for p in problems)
+    assert any(p.startswith("vcr_config was overridden") for p in problems)
 
 
 def test_pytest_reports_tampering_and_guards_the_guard(suite_pytester: pytest.Pytester) -> None:

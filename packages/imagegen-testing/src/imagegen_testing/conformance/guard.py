@@ -6,6 +6,11 @@ overriding it with ``@pytest.mark.xfail(reason="...")`` on the override, which
 shows up in every test report. Anything else (an override that just passes,
 ``test_x = None``, an xfail without a reason) is reported by
 :func:`find_tampering`.
+
+The standard tests are only as strict as the helpers and fixtures they call,
+so overriding one of those (``check_images`` that checks nothing, say) is
+tampering too. A subclass configures the suite through its class attributes
+and the :data:`EXTENSION_POINTS` methods, nothing else.
 """
 
 from __future__ import annotations
@@ -13,10 +18,19 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-__all__ = ["GUARD_NAME", "find_tampering", "standard_test_names"]
+__all__ = [
+    "EXTENSION_POINTS",
+    "GUARD_NAME",
+    "find_tampering",
+    "machinery_names",
+    "standard_test_names",
+]
 
 GUARD_NAME = "test_no_overrides_DO_NOT_OVERRIDE"
 """The guard test's own name; it may never be overridden, not even with xfail."""
+
+EXTENSION_POINTS = frozenset({"live_provider", "remote_jobs_running"})
+"""The methods a subclass is meant to override; every other method is machinery."""
 
 
 def standard_test_names(base: type) -> list[str]:
@@ -29,9 +43,38 @@ def standard_test_names(base: type) -> list[str]:
     return names
 
 
+def machinery_names(base: type) -> list[str]:
+    """The helpers, properties and fixtures of ``base`` that its standard tests rely on.
+
+    Every method-like member defined on ``base`` itself, except the tests, the
+    :data:`EXTENSION_POINTS` and dunder methods. Class attributes holding plain
+    values (``backend_settings``, ``cancel_timeout``, ...) are settings, not
+    machinery.
+    """
+    names: list[str] = []
+    for name, member in vars(base).items():
+        if name.startswith("test") or name in EXTENSION_POINTS:
+            continue
+        if name.startswith("__") and name.endswith("__"):
+            continue
+        if callable(member) or isinstance(member, property | staticmethod | classmethod):
+            names.append(name)
+    return names
+
+
 def find_tampering(subclass: type, base: type) -> list[str]:
-    """Describe each standard test of ``base`` that ``subclass`` changed without an xfail reason."""
+    """Describe each standard test of ``base`` that ``subclass`` changed without an xfail reason.
+
+    Overridden machinery (see :func:`machinery_names`) is reported as well.
+    """
     problems: list[str] = []
+    for name in machinery_names(base):
+        if inspect.getattr_static(subclass, name, None) is not inspect.getattr_static(base, name):
+            problems.append(
+                f"{name} was overridden; the standard tests rely on it, so configure the "
+                "suite through its class attributes, live_provider() and "
+                "remote_jobs_running() instead"
+            )
     for name in standard_test_names(base):
         original = inspect.getattr_static(base, name)
         current = inspect.getattr_static(subclass, name, None)
