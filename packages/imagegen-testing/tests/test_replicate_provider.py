@@ -1,4 +1,4 @@
-"""ReplicateProvider: the emulator by default, the live API only with an explicit opt-in."""
+"""ReplicateProvider: the emulator by default, the live API when a token is set."""
 
 import asyncio
 
@@ -6,14 +6,15 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from imagegen_testing.conformance import ReplicateProvider, Scenario
+from imagegen_testing.conformance import ReplicateCassettes, ReplicateProvider, Scenario
 from imagegen_testing.conformance.replicate import REPLICATE_API, REPLICATE_DELIVERY
 
-LIVE = {"IMAGEGEN_RECORD_LIVE": "1", "REPLICATE_API_TOKEN": "r8_NotARealTokenForThisTest00"}
+TOKEN = "r8_NotARealTokenForThisTest00"
+LIVE = {"REPLICATE_API_TOKEN": TOKEN}
 
 
-async def test_emulator_by_default_even_with_a_token_in_the_environment() -> None:
-    provider = ReplicateProvider(environ={"REPLICATE_API_TOKEN": LIVE["REPLICATE_API_TOKEN"]})
+async def test_the_emulator_without_a_token() -> None:
+    provider = ReplicateProvider(environ={})
     assert not provider.live
     settings = await provider.start(Scenario.BASIC)
     try:
@@ -51,16 +52,57 @@ async def test_scenarios_are_scripted_on_the_emulator() -> None:
         await provider.stop()
 
 
-async def test_live_recording_needs_the_opt_in_and_the_token() -> None:
-    with pytest.raises(ValueError, match="REPLICATE_API_TOKEN"):
-        ReplicateProvider(environ={"IMAGEGEN_RECORD_LIVE": "1"})
+@pytest.mark.parametrize(
+    ("environ", "live", "expected"),
+    [
+        ({}, None, False),
+        ({"REPLICATE_API_TOKEN": "  "}, None, False),
+        (LIVE, None, True),
+        ({**LIVE, "IMAGEGEN_RECORD_LIVE": "0"}, None, False),
+        ({**LIVE, "IMAGEGEN_RECORD_LIVE": "1"}, None, True),
+        (LIVE, False, False),
+        ({**LIVE, "IMAGEGEN_RECORD_LIVE": "1"}, False, False),
+        ({**LIVE, "IMAGEGEN_RECORD_LIVE": "0"}, True, True),
+    ],
+)
+def test_live_exactly_when_a_token_is_set_unless_told_otherwise(
+    environ: dict[str, str], live: bool | None, expected: bool
+) -> None:
+    assert ReplicateProvider(environ=environ, live=live).live is expected
+
+
+@pytest.mark.parametrize(
+    ("environ", "live", "message"),
+    [
+        ({"IMAGEGEN_RECORD_LIVE": "1"}, None, "REPLICATE_API_TOKEN"),
+        ({}, True, "REPLICATE_API_TOKEN"),
+        ({**LIVE, "IMAGEGEN_RECORD_LIVE": "yes"}, None, "must be 0"),
+    ],
+)
+def test_impossible_choices_are_errors(
+    environ: dict[str, str], live: bool | None, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        ReplicateProvider(environ=environ, live=live)
+
+
+def test_the_shipped_cassettes_are_always_recorded_against_the_emulator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REPLICATE_API_TOKEN", TOKEN)
+    provider = ReplicateCassettes().live_provider()
+    assert isinstance(provider, ReplicateProvider)
+    assert not provider.live
+
+
+async def test_live_recording_uses_the_token_and_the_real_api() -> None:
     provider = ReplicateProvider(environ=LIVE)
     assert provider.live
     settings = await provider.start(Scenario.BASIC)
     assert settings["base_url"] == REPLICATE_API
-    assert settings["api_token"].get_secret_value() == LIVE["REPLICATE_API_TOKEN"]
+    assert settings["api_token"].get_secret_value() == TOKEN
     assert provider.emulator is None
-    assert list(provider.secrets()) == [LIVE["REPLICATE_API_TOKEN"]]
+    assert list(provider.secrets()) == [TOKEN]
     assert provider.url_map() == {}
     assert provider.remote_jobs_running() is None
     assert provider.cannot_run(Scenario.BASIC) is None

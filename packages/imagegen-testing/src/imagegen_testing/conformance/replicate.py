@@ -1,10 +1,13 @@
-"""Replicate as a cassette source: the bundled emulator by default, the real API on request.
+"""Replicate as a cassette source: the bundled emulator by default, the real API with a token.
 
 Recording against the emulator needs no account, costs nothing and can be
 made to fail on cue (a failed prediction, a prediction slow enough to cancel).
-Recording against the real API needs both ``REPLICATE_API_TOKEN`` and the
-explicit opt-in ``IMAGEGEN_RECORD_LIVE=1``: a token in someone's shell must
-never turn a test run into billed predictions by itself.
+Recording goes to the real API when ``REPLICATE_API_TOKEN`` is set, since
+whoever records with a token in their shell wants what the real service
+says; ``IMAGEGEN_RECORD_LIVE=0`` keeps such a recording on the emulator, and
+``IMAGEGEN_RECORD_LIVE=1`` insists on the real API (an error without a
+token). Only recording starts a provider: replaying (pytest's default
+``--record-mode=none``) never reaches either, token or not.
 
 Either way the cassettes come out alike: the emulator's loopback addresses are
 rewritten to ``https://api.replicate.com/v1`` and ``https://replicate.delivery/``,
@@ -51,22 +54,30 @@ TOKEN_VARIABLE = "REPLICATE_API_TOKEN"  # noqa: S105  (a variable name, not a to
 
 
 class ReplicateProvider(LiveProvider):
-    """Points a Replicate backend at the emulator, or at the live API when opted in.
+    """Points a Replicate backend at the emulator, or at the live API when a token is set.
+
+    Which one (:attr:`live`): ``live=True`` or ``False`` decides; otherwise
+    ``IMAGEGEN_RECORD_LIVE=1`` or ``0`` in the environment decides; otherwise
+    the live API exactly when ``REPLICATE_API_TOKEN`` is set.
 
     Scenarios the emulator scripts: ``FAILURE`` is a failed prediction with
     ``failure_error``; ``CANCEL`` is a prediction that takes ``slow_predict``
-    seconds, so the test can cancel it mid-way.
+    seconds, so the test can cancel it mid-way. The live API can do neither on
+    cue, so those two scenarios skip when recording live.
 
     Args:
         slow_predict: Predict time of the ``CANCEL`` scenario's prediction.
         failure_error: The ``error`` of the ``FAILURE`` scenario's prediction.
         token_setting: The backend setting that takes the API token.
         base_url_setting: The backend setting that takes the API base URL.
-        environ: Where to read the live opt-in and the token (tests pass a dict).
+        live: Force the live API (True) or the emulator (False); None reads
+            the environment.
+        environ: Where to read the token and ``IMAGEGEN_RECORD_LIVE`` (tests pass a dict).
         emulator_options: Extra keyword arguments for ``ReplicateEmulator``.
 
     Raises:
-        ValueError: ``IMAGEGEN_RECORD_LIVE=1`` without ``REPLICATE_API_TOKEN``.
+        ValueError: The live API was asked for without ``REPLICATE_API_TOKEN``,
+            or ``IMAGEGEN_RECORD_LIVE`` is neither ``0`` nor ``1``.
     """
 
     def __init__(
@@ -76,16 +87,15 @@ class ReplicateProvider(LiveProvider):
         failure_error: str = "CUDA out of memory (scripted by the conformance suite)",
         token_setting: str = "api_token",  # noqa: S107  (a setting name)
         base_url_setting: str = "base_url",
+        live: bool | None = None,
         environ: Mapping[str, str] | None = None,
         emulator_options: Mapping[str, Any] | None = None,
     ) -> None:
         environ = os.environ if environ is None else environ
-        self.live = environ.get(LIVE_OPT_IN, "").strip() == "1"
         token = environ.get(TOKEN_VARIABLE, "").strip()
+        self.live = _wants_live(live, environ.get(LIVE_OPT_IN, "").strip(), bool(token))
         if self.live and not token:
-            raise ValueError(
-                f"{LIVE_OPT_IN}=1 records against the live API and needs {TOKEN_VARIABLE}"
-            )
+            raise ValueError(f"recording against the live API needs {TOKEN_VARIABLE}")
         self._live_token = SecretStr(token) if self.live else None
         self.slow_predict = slow_predict
         self.failure_error = failure_error
@@ -172,6 +182,14 @@ class ReplicateProvider(LiveProvider):
         return int(self.emulator.counters.predictions_running)
 
 
+def _wants_live(live: bool | None, opt_in: str, has_token: bool) -> bool:
+    if live is not None:
+        return live
+    if opt_in not in {"", "0", "1"}:
+        raise ValueError(f"{LIVE_OPT_IN} must be 0 (the emulator) or 1 (the live API)")
+    return opt_in == "1" if opt_in else has_token
+
+
 REPLICATE_REPLAY_SETTINGS: Mapping[str, Any] = {
     # Replay sends no token anywhere; an explicit one keeps REPLICATE_API_TOKEN out of it.
     "api_token": "replay-token-not-a-secret",
@@ -206,9 +224,12 @@ class ReplicateCassettes:
     The cassettes live in ``imagegen_testing/cassettes/replicate/`` (package
     data) and were recorded against the emulator with
     :data:`REPLICATE_REPLAY_SETTINGS`. To record them again, from a checkout,
-    run the subclass's module with ``--record-mode=rewrite``; add
-    ``IMAGEGEN_RECORD_LIVE=1`` and ``REPLICATE_API_TOKEN`` to record against
-    the real API instead (the failure and cancellation scenarios then skip).
+    run the subclass's module with ``--record-mode=rewrite``. They are always
+    recorded against the emulator, whatever token is set: shipped cassettes
+    must be reproducible by anyone, without an account, and include the
+    failure and cancellation scenarios that only the emulator produces on cue.
+    To record your own cassettes against the live API, set your own
+    ``cassette_dir`` and return :class:`ReplicateProvider` from ``live_provider``.
     """
 
     backend: ClassVar[str | type[ImageBackend[Any]]] = "replicate"
@@ -219,5 +240,5 @@ class ReplicateCassettes:
     cassette_dir: ClassVar[str | os.PathLike[str] | None] = shipped_cassette_dir("replicate")
 
     def live_provider(self) -> LiveProvider | None:
-        """Record against the emulator (or live, when opted in)."""
-        return ReplicateProvider()
+        """Record against the emulator, always (see the class docstring)."""
+        return ReplicateProvider(live=False)

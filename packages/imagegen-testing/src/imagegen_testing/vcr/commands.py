@@ -14,8 +14,9 @@ from pathlib import Path
 __all__ = ["LIVE_OPT_IN", "missing_cassette_message", "record_command"]
 
 LIVE_OPT_IN = "IMAGEGEN_RECORD_LIVE"
-"""Set to ``1`` (with the provider's token) to record against the real service
-instead of an emulator; recording never goes live by accident."""
+"""Overrides where a provider records: ``0`` an emulator even though a token is
+set, ``1`` the real service (which then needs the token). Unset, a provider with
+an emulator records live exactly when its token is set."""
 
 
 def record_command(target: str, *, mode: str = "once") -> str:
