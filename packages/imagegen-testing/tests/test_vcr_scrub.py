@@ -45,6 +45,24 @@ def test_request_credentials_are_dropped_and_urls_rewritten() -> None:
     assert body == {"prompt": "cat", "api_token": REDACTED, "note": f"uses {REDACTED}"}
 
 
+def test_form_bodies_lose_credential_fields_in_requests_and_responses() -> None:
+    # e.g. an OAuth client-credentials exchange: neither value is a known secret
+    # nor shaped like a token; only the field names say they are credentials.
+    form = "application/x-www-form-urlencoded"
+    request = Request(
+        "POST",
+        "https://auth.example.test/token",
+        "grant_type=client_credentials&client_secret=s3cr3t-value&scope=images",
+        {"Content-Type": form},
+    )
+    body = _scrubber().before_record_request(request).body
+    assert body == f"grant_type=client_credentials&client_secret={REDACTED}&scope=images".encode()
+    response = _scrubber().before_record_response(
+        _response("access_token=gho_abcdef123456&expires_in=3600", Content_Type=form)
+    )
+    assert response["body"]["string"] == f"access_token={REDACTED}&expires_in=3600".encode()
+
+
 def test_json_request_objects_are_stored_as_the_json_sent() -> None:
     # aiohttp's json= argument reaches vcrpy as a dict (a stub quirk).
     request = Request("POST", "https://x.test/", {"prompt": "cat", "n": 2}, {})

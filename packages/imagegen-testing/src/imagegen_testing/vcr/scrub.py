@@ -4,7 +4,8 @@
 ``before_record_response`` hooks. In order, it
 
 * drops credential headers (``Authorization``, cookies, API-key headers) and
-  masks credential query parameters, in requests and responses;
+  masks credential query parameters, JSON fields and form fields, in requests
+  and responses;
 * replaces the secrets it was told about, and anything shaped like a token,
   in URLs, header values and bodies (JSON, text, and raw bytes);
 * rewrites the addresses of the service the cassette was recorded from (an
@@ -109,7 +110,8 @@ class CassetteScrubber:
                 continue
             headers[name] = self._scrub_text(str(value))
         request.headers = headers
-        request.body = self._scrub_request_body(request.body)
+        content_type = next((str(v) for k, v in headers.items() if k.lower() == "content-type"), "")
+        request.body = self._scrub_request_body(request.body, content_type)
         return request
 
     def before_record_response(self, response: dict[str, Any]) -> dict[str, Any]:
@@ -149,14 +151,10 @@ class CassetteScrubber:
         url = self._rewrite_urls(url)
         parts = urlsplit(url)
         if parts.query:
-            query = [
-                (name, REDACTED if SENSITIVE_NAME.search(name) else value)
-                for name, value in parse_qsl(parts.query, keep_blank_values=True)
-            ]
-            url = urlunsplit(parts._replace(query=urlencode(query, safe="[]")))
+            url = urlunsplit(parts._replace(query=_mask_form_fields(parts.query)))
         return redact_text(url, self._secrets)
 
-    def _scrub_request_body(self, body: Any) -> Any:
+    def _scrub_request_body(self, body: Any, content_type: str = "") -> Any:
         if body is None:
             return None
         if isinstance(body, dict | list):
@@ -167,7 +165,7 @@ class CassetteScrubber:
             body = body.encode("utf-8")
         if not isinstance(body, bytes):
             return body
-        return self._scrub_bytes(body)
+        return self._scrub_bytes(body, content_type)
 
     def _scrub_response_body(self, headers: _Headers, raw: bytes) -> bytes:
         content_type = (headers.get("content-type") or "").lower()
@@ -177,9 +175,9 @@ class CassetteScrubber:
             shrunk = shrink_image(raw)
             if shrunk is not None:
                 return shrunk
-        return self._scrub_bytes(raw)
+        return self._scrub_bytes(raw, content_type)
 
-    def _scrub_bytes(self, raw: bytes) -> bytes:
+    def _scrub_bytes(self, raw: bytes, content_type: str = "") -> bytes:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -188,6 +186,9 @@ class CassetteScrubber:
                 if len(secret) >= 4:
                     raw = raw.replace(secret.encode("utf-8"), REDACTED.encode("ascii"))
             return raw
+        if content_type.lower().startswith("application/x-www-form-urlencoded"):
+            # ``api_key=...&prompt=...``: mask credential fields as in a query string.
+            return self._scrub_text(_mask_form_fields(text)).encode("utf-8")
         try:
             document = json.loads(text)
         except ValueError:
@@ -208,6 +209,15 @@ class CassetteScrubber:
                 return shrink_data_url(value)
             return self._scrub_text(value)
         return value
+
+
+def _mask_form_fields(encoded: str) -> str:
+    """``a=1&api_key=x`` with every credential-named field's value replaced."""
+    fields = [
+        (name, REDACTED if SENSITIVE_NAME.search(name) else value)
+        for name, value in parse_qsl(encoded, keep_blank_values=True)
+    ]
+    return urlencode(fields, safe="[]")
 
 
 def _is_webp(raw: bytes) -> bool:
