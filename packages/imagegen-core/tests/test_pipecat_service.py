@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import inspect
 import io
+import threading
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, ClassVar
 
@@ -29,9 +30,10 @@ from pipecat.frames.frames import (
     URLImageRawFrame,
 )
 from pipecat.metrics.metrics import ProcessingMetricsData, TTFBMetricsData
-from pipecat.processors.frame_processor import FrameDirection
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from imagegen_core import (
+    MAX_PROMPT_LENGTH,
     BackendSettings,
     Capabilities,
     ErrorKind,
@@ -222,6 +224,25 @@ async def test_transparency_is_flattened_onto_white_unless_the_mode_keeps_it(
     assert frame.image == expected * 4
 
 
+async def test_pixels_are_decoded_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    from imagegen_core import decoding
+
+    loop_thread = threading.get_ident()
+    decoded_in: list[int] = []
+
+    def recording_decode(*args: Any, **kwargs: Any) -> decoding.DecodedImage:
+        decoded_in.append(threading.get_ident())
+        return decoding.decode_image(*args, **kwargs)
+
+    monkeypatch.setattr("imagegen_core.pipecat_service.decode_image", recording_decode)
+    backend = ScriptedBackend([png((2, 2), (1, 2, 3)), png((2, 2), (4, 5, 6))])
+    service = BackendImageGenService(backend=backend, settings=Settings(num_images=2))
+    down, _ = await run(service, [TextFrame("two")])
+    assert len(images(down)) == 2
+    assert len(decoded_in) == 2
+    assert loop_thread not in decoded_in
+
+
 async def test_several_images_arrive_in_completion_order(image_server: ImageServer) -> None:
     image_server.held["/slow.png"] = asyncio.Event()
     slow = image_server.add("/slow.png", png((2, 2), (255, 0, 0)))
@@ -257,20 +278,28 @@ async def test_urls_are_downloaded_concurrently_with_the_callers_session(
             await asyncio.sleep(0.001)
         release.set()
 
+    sent_through_callers_session: list[str] = []
+
+    async def on_request_start(_: Any, __: Any, params: aiohttp.TraceRequestStartParams) -> None:
+        sent_through_callers_session.append(str(params.url))
+
+    tracing = aiohttp.TraceConfig()
+    tracing.on_request_start.append(on_request_start)
     waiter = asyncio.create_task(release_when_all_three_are_waiting())
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(trace_configs=[tracing]) as session:
         service = BackendImageGenService(
             backend=ScriptedBackend(urls), settings=Settings(num_images=3), aiohttp_session=session
         )
         down, up = await run(service, [TextFrame("three greens")])
         assert not session.closed
     await waiter
+    assert sorted(sent_through_callers_session) == sorted(urls)
     assert image_server.most_in_flight == 3
     assert sorted(frame.url for frame in images(down)) == sorted(urls)
     assert up == []
 
 
-async def test_a_session_the_service_opened_is_closed_at_the_end(
+async def test_the_service_opens_one_session_for_every_download_and_closes_it(
     image_server: ImageServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     opened: list[aiohttp.ClientSession] = []
@@ -281,10 +310,10 @@ async def test_a_session_the_service_opened_is_closed_at_the_end(
         return opened[-1]
 
     monkeypatch.setattr("imagegen_core.pipecat_service.aiohttp.ClientSession", recording_session)
-    url = image_server.add("/one.png", png((2, 2), (1, 2, 3)))
-    service = BackendImageGenService(backend=ScriptedBackend([url]))
-    down, _ = await run(service, [TextFrame("one")])
-    assert len(images(down)) == 1
+    urls = [image_server.add(f"/{n}.png", png((2, 2), (1, 2, 3))) for n in ("one", "two")]
+    service = BackendImageGenService(backend=ScriptedBackend(urls), settings=Settings(num_images=2))
+    down, _ = await run(service, [TextFrame("first"), TextFrame("second")])
+    assert len(images(down)) == 4
     [session] = opened
     assert session.closed
 
@@ -371,13 +400,24 @@ async def test_error_frames_carry_no_secret() -> None:
     assert secret not in str(error.exception)
 
 
-async def test_a_bad_prompt_is_the_applications_mistake_and_sends_nothing() -> None:
+@pytest.mark.parametrize(
+    ("prompt", "says"),
+    [
+        ("   ", "only whitespace"),
+        ("x" * (MAX_PROMPT_LENGTH + 1), f"maximum is {MAX_PROMPT_LENGTH}"),
+    ],
+    ids=["blank", "too-long"],
+)
+async def test_a_bad_prompt_is_the_applications_mistake_and_sends_nothing(
+    prompt: str, says: str
+) -> None:
     backend = FakeBackend()
     service = BackendImageGenService(backend=backend)
-    down, up = await run(service, [TextFrame("   ")])
+    down, up = await run(service, [TextFrame(prompt)])
     [error] = errors(up)
     assert images(down) == []
     assert "prompt" in error.error
+    assert says in error.error
     assert backend.jobs_started == 0
     if compat.HAS_ERROR_CATEGORIES:
         assert category_of(error) == "APPLICATION"
@@ -635,6 +675,35 @@ async def test_ttfb_and_processing_metrics_are_reported() -> None:
     assert kinds == ["TextFrame", "URLImageRawFrame"]
 
 
+def ttfb_after_the_first_prompt(down: Sequence[Frame]) -> list[TTFBMetricsData]:
+    after_prompt = down[next(i for i, f in enumerate(down) if isinstance(f, TextFrame)) :]
+    return [
+        item
+        for frame in after_prompt
+        if isinstance(frame, MetricsFrame)
+        for item in frame.data
+        if isinstance(item, TTFBMetricsData) and item.value > 0
+    ]
+
+
+@pytest.mark.parametrize("outcome", ["no-image", "failure", "interrupted"])
+async def test_a_prompt_without_a_first_image_reports_no_ttfb(outcome: str) -> None:
+    if not hasattr(FrameProcessor, "cancel_ttfb_metrics"):
+        pytest.skip("this Pipecat cannot drop a started TTFB measurement")
+    backend: ImageBackend[Any] = {
+        "no-image": lambda: ScriptedBackend([]),
+        "failure": lambda: FakeBackend({"fail_with": "server"}),
+        "interrupted": lambda: FakeBackend({"latency": 30}),
+    }[outcome]()
+    service = BackendImageGenService(backend=backend)
+    # Pipecat stops every open measurement on an interruption; one left open by
+    # the prompt would be reported then, as if it had been this prompt's TTFB.
+    frames = [TextFrame("nothing comes"), pause(0.05), InterruptionFrame(), pause(0.05)]
+    down, _ = await run(service, frames, metrics=True)
+    assert images(down) == []
+    assert ttfb_after_the_first_prompt(down) == []
+
+
 # -- construction and ownership ------------------------------------------------------
 
 
@@ -651,6 +720,15 @@ async def test_a_backend_chosen_by_name_is_created_and_closed_by_the_service() -
     down, _ = await run(service, [TextFrame("x")])
     assert len(images(down)) == 1
     assert service.backend.closed
+
+
+def test_without_a_backend_the_service_follows_imagegen_backend(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("IMAGEGEN_BACKEND", "fake")
+    service = BackendImageGenService(backend_settings={"model": "fake/env"})
+    assert isinstance(service.backend, FakeBackend)
+    assert service.backend.settings.model == "fake/env"
 
 
 async def test_close_backend_hands_ownership_to_the_service() -> None:

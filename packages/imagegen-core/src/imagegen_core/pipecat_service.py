@@ -322,11 +322,14 @@ class BackendImageGenServiceBase(ImageGenService, Generic[SettingsT]):
                     continue
                 yield self._frame(event)
         except ImageGenError as error:
-            if waiting_for_first:
-                await compat.cancel_ttfb_metrics(self)
             await self._report(error)
             return
         finally:
+            if waiting_for_first:
+                # No first image (a failure, a cancellation, or a generation
+                # that returned none): drop the measurement, or a later
+                # interruption would report it as a TTFB of this prompt.
+                await compat.cancel_ttfb_metrics(self)
             self._streams.pop(stream, None)
             await stream.cancel()
             self._log_warnings(generation, warned)
