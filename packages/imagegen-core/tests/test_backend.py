@@ -273,6 +273,24 @@ def test_invalid_settings_fail_at_construction(settings: dict[str, Any], field: 
     assert f"{field}:" in error.message
 
 
+class OtherBackendSettings(BackendSettings):
+    steps: int = 4
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [OtherBackendSettings(), "steps=4", 4, [("steps", 4)]],
+    ids=["another-backends-model", "text", "number", "pairs"],
+)
+def test_settings_of_the_wrong_type_fail_at_construction(settings: Any) -> None:
+    # Even a model with the same field names: settings are not matched by shape.
+    with pytest.raises(ImageGenError) as caught:
+        Scripted(settings)
+
+    assert caught.value.kind is ErrorKind.INVALID_REQUEST
+    assert "instance of ScriptSettings" in caught.value.message
+
+
 def test_settings_errors_never_quote_the_input() -> None:
     with pytest.raises(ImageGenError) as caught:
         Scripted({"token": SECRET, "steps": SECRET})
