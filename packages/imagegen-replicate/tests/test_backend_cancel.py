@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
+from aiohttp import web
 
 from imagegen_core import GeneratedImage, ImageRequest
 from imagegen_replicate import ReplicateBackend
 from imagegen_testing.emulator import Fault, Latency, ReplicateEmulator, Route
 
-from .conftest import MakeSettings, answer_before_done
+from .conftest import FAST, MakeSettings, answer_before_done
 
 
 async def _until(condition: Callable[[], bool]) -> None:
@@ -26,17 +28,22 @@ async def _run(backend: ReplicateBackend, request: ImageRequest) -> list[Generat
     return await backend.generate(request).collect()
 
 
+async def _cancel_while_polling(backend: ReplicateBackend, emulator: ReplicateEmulator) -> None:
+    """Start a generation, cancel its task once it polls; the cancellation must come back out."""
+    task = asyncio.create_task(_run(backend, ImageRequest(prompt="x")))
+    await _until(lambda: emulator.counters.predictions_running == 1)
+    await asyncio.sleep(0.03)  # let it reach its polling loop
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 async def test_interruption_while_polling_cancels_the_prediction(
     make_settings: MakeSettings, emulator: ReplicateEmulator
 ) -> None:
     answer_before_done(emulator, predict=10.0)
     async with ReplicateBackend(make_settings(wait_seconds=1)) as backend:
-        task = asyncio.create_task(_run(backend, ImageRequest(prompt="x")))
-        await _until(lambda: emulator.counters.predictions_running == 1)
-        await asyncio.sleep(0.03)  # let it reach its polling loop
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await _cancel_while_polling(backend, emulator)
         # The cancel was sent before the cancellation finished, not afterwards.
         assert emulator.counters.cancels_received == 1
         assert emulator.counters.predictions_running == 0
@@ -105,12 +112,88 @@ async def test_a_failed_cancel_request_is_retried(
     answer_before_done(emulator, predict=10.0)
     emulator.script(Fault.http_error(503, route=Route.PREDICTIONS_CANCEL))
     async with ReplicateBackend(make_settings(wait_seconds=1)) as backend:
-        task = asyncio.create_task(_run(backend, ImageRequest(prompt="x")))
-        await _until(lambda: emulator.counters.predictions_running == 1)
-        await asyncio.sleep(0.03)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await _cancel_while_polling(backend, emulator)
     assert emulator.counters.requests[Route.PREDICTIONS_CANCEL] == 2
     [record] = emulator.predictions.values()
     assert record.status == "canceled"
+
+
+async def test_cancel_request_failing_every_time_still_ends_in_the_cancellation(
+    make_settings: MakeSettings, emulator: ReplicateEmulator
+) -> None:
+    answer_before_done(emulator, predict=10.0)
+    emulator.script(Fault.http_error(500, route=Route.PREDICTIONS_CANCEL), times=10)
+    async with ReplicateBackend(make_settings(wait_seconds=1, max_attempts=3)) as backend:
+        # The clean-up's own failure is logged, never raised in place of the cancellation.
+        await _cancel_while_polling(backend, emulator)
+    assert emulator.counters.requests[Route.PREDICTIONS_CANCEL] == 3
+
+
+async def test_caller_timeout_still_sees_its_timeout(
+    make_settings: MakeSettings, emulator: ReplicateEmulator
+) -> None:
+    # asyncio.timeout turns *its own* cancellation into TimeoutError; it can
+    # only do so if the backend re-raises that cancellation as it came.
+    answer_before_done(emulator, predict=10.0)
+    async with ReplicateBackend(make_settings(wait_seconds=1)) as backend:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await _run(backend, ImageRequest(prompt="x"))
+    assert emulator.counters.cancels_received == 1
+    assert emulator.counters.predictions_running == 0
+
+
+@pytest.fixture
+async def hanging_cancel() -> AsyncIterator[tuple[str, list[str]]]:
+    """A stand-in API whose prediction never finishes and whose cancel never answers."""
+    cancels: list[str] = []
+
+    def prediction(request: web.Request) -> dict[str, Any]:
+        base = f"http://{request.host}/v1/predictions/stuck"
+        return {
+            "id": "stuck",
+            "status": "processing",
+            "output": None,
+            "urls": {"get": base, "cancel": f"{base}/cancel"},
+        }
+
+    async def create(request: web.Request) -> web.Response:
+        return web.json_response(prediction(request), status=201)
+
+    async def get(request: web.Request) -> web.Response:
+        return web.json_response(prediction(request))
+
+    async def cancel(request: web.Request) -> web.Response:
+        cancels.append(request.match_info["id"])
+        await asyncio.sleep(30)
+        return web.json_response(prediction(request))
+
+    app = web.Application()
+    app.router.add_post("/v1/models/black-forest-labs/flux-schnell/predictions", create)
+    app.router.add_get("/v1/predictions/{id}", get)
+    app.router.add_post("/v1/predictions/{id}/cancel", cancel)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/v1", cancels
+    finally:
+        await runner.cleanup()
+
+
+async def test_cancellation_is_bounded_when_the_cancel_request_hangs(
+    hanging_cancel: tuple[str, list[str]],
+) -> None:
+    base_url, cancels = hanging_cancel
+    settings = {**FAST, "api_token": "stand-in", "base_url": base_url, "cleanup_timeout": 0.3}
+    async with ReplicateBackend({**settings, "wait_seconds": 1}) as backend:
+        task = asyncio.create_task(_run(backend, ImageRequest(prompt="x")))
+        await asyncio.sleep(0.1)  # created, now polling
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert loop.time() - started < 1.5  # cleanup_timeout (0.3 s), not the 30 s hang
+    assert cancels == ["stuck"]

@@ -20,6 +20,15 @@ async def _fail(backend: ReplicateBackend, request: ImageRequest | None = None) 
     return caught.value
 
 
+async def _timed_failure(settings: ReplicateSettings) -> tuple[ImageGenError, float]:
+    """The error a generation ends with, and the seconds it took to get there."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with ReplicateBackend(settings) as backend:
+        error = await _fail(backend)
+    return error, loop.time() - started
+
+
 def _creates(emulator: ReplicateEmulator) -> int:
     return emulator.counters.requests[Route.MODELS_PREDICTIONS_CREATE]
 
@@ -27,8 +36,13 @@ def _creates(emulator: ReplicateEmulator) -> int:
 async def test_429_then_success_honours_retry_after(
     backend: ReplicateBackend, emulator: ReplicateEmulator
 ) -> None:
-    emulator.script(Fault.rate_limited(retry_after=0.05))
+    # Retry-After (0.3 s) is far longer than the backoff these settings would
+    # otherwise wait (10 to 50 ms): the retry must not come sooner.
+    emulator.script(Fault.rate_limited(retry_after=0.3))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     [image] = await backend.generate(ImageRequest(prompt="x")).collect()
+    assert loop.time() - started >= 0.3
     assert image.url is not None
     assert _creates(emulator) == 2
     assert emulator.counters.predictions_created == 1
@@ -65,6 +79,17 @@ async def test_persistent_429_gives_up_after_max_attempts(
     assert error.retry_after == pytest.approx(0.01)
     assert "throttled" in error.message
     assert _creates(emulator) == 3
+
+
+async def test_retries_stop_at_max_retry_time_before_max_attempts(
+    make_settings: MakeSettings, emulator: ReplicateEmulator
+) -> None:
+    emulator.script(Fault.rate_limited(retry_after=0.1), times=50)
+    settings = make_settings(max_attempts=20, max_retry_time=0.35)
+    error, took = await _timed_failure(settings)
+    assert took < 1.5
+    assert error.kind is ErrorKind.RATE_LIMIT
+    assert 2 <= _creates(emulator) <= 4  # the time budget, not the 20 attempts, ended it
 
 
 async def test_retry_after_beyond_the_retry_budget_is_not_waited_for(
@@ -233,6 +258,41 @@ async def test_deadline_stops_polling_and_cancels(
     assert "0.3 s timeout" in error.message
     assert emulator.counters.cancels_received == 1
     assert emulator.counters.predictions_running == 0
+
+
+async def test_deadline_cuts_short_a_poll_that_keeps_being_retried(
+    make_settings: MakeSettings, emulator: ReplicateEmulator
+) -> None:
+    # Each failing poll would be retried for seconds (20 attempts, long
+    # budget); the generation's timeout still ends it on time.
+    answer_before_done(emulator, predict=5.0)
+    emulator.script(Fault.http_error(503, route=Route.PREDICTIONS_GET), times=100)
+    settings = make_settings(
+        wait_seconds=1,
+        timeout=0.4,
+        max_attempts=20,
+        retry_initial_backoff=0.1,
+        retry_max_backoff=0.2,
+    )
+    error, took = await _timed_failure(settings)
+    assert took < 2.0  # about 0.4 s, not the ~4 s of retries
+    assert error.kind is ErrorKind.TIMEOUT
+    assert "0.4 s timeout" in error.message
+    assert emulator.counters.cancels_received == 1
+    assert emulator.counters.predictions_running == 0
+
+
+async def test_deadline_cuts_short_a_create_that_keeps_being_throttled(
+    make_settings: MakeSettings, emulator: ReplicateEmulator
+) -> None:
+    emulator.script(Fault.rate_limited(retry_after=0.2), times=100)
+    settings = make_settings(timeout=0.5, max_attempts=20)
+    error, took = await _timed_failure(settings)
+    assert took < 2.0  # about 0.5 s, not 20 throttled attempts
+    assert error.kind is ErrorKind.TIMEOUT
+    assert "0.5 s timeout" in error.message
+    assert _creates(emulator) <= 5
+    assert emulator.counters.predictions_created == 0
 
 
 async def test_max_polls_is_a_deadline_too(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import aiohttp
 import pytest
@@ -10,6 +11,7 @@ from PIL import Image
 
 from imagegen_core import ImageRequest, WarningKind
 from imagegen_replicate import ReplicateBackend
+from imagegen_replicate.transport import ReplicateTransport
 from imagegen_testing.emulator import (
     DEFAULT_DEPLOYMENT,
     FLUX_SCHNELL,
@@ -110,11 +112,22 @@ async def test_sync_reply_still_processing_with_data_urls_needs_no_poll(
 
 
 async def test_starting_reply_is_polled_until_done(
-    make_settings: MakeSettings, emulator: ReplicateEmulator
+    make_settings: MakeSettings, emulator: ReplicateEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    create_replies: list[Any] = []
+    create = ReplicateTransport.create
+
+    async def recording_create(self: ReplicateTransport, *args: Any, **kwargs: Any) -> Any:
+        reply = await create(self, *args, **kwargs)
+        create_replies.append(reply["status"])
+        return reply
+
+    monkeypatch.setattr(ReplicateTransport, "create", recording_create)
+    # Queued for 50 ms, but the sync wait gives up after 20: the reply says "starting".
     answer_before_done(emulator, sync_wait=0.02, queue=0.05, predict=0.05)
     async with ReplicateBackend(make_settings(wait_seconds=1)) as backend:
         [image] = await backend.generate(ImageRequest(prompt="x")).collect()
+    assert create_replies == ["starting"]
     assert image.url is not None
     assert image.metadata["status"] == "succeeded"
     assert emulator.counters.requests[Route.PREDICTIONS_GET] >= 1

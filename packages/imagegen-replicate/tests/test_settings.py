@@ -97,8 +97,13 @@ def test_token_falls_back_to_the_environment_at_use(monkeypatch: pytest.MonkeyPa
     settings = ReplicateSettings()
     assert settings.resolve_token() is None
     monkeypatch.setenv(TOKEN_ENV_VAR, f"  {SECRET}  ")
-    assert settings.resolve_token() == SECRET  # read now, not when the settings were built
-    assert ReplicateSettings(api_token=SecretStr("r8_other")).resolve_token() == "r8_other"
+    from_env = settings.resolve_token()  # read now, not when the settings were built
+    assert from_env is not None
+    assert from_env.get_secret_value() == SECRET
+    assert SECRET not in repr(from_env)
+    explicit = ReplicateSettings(api_token=SecretStr("r8_other")).resolve_token()
+    assert explicit is not None
+    assert explicit.get_secret_value() == "r8_other"
 
 
 def test_blank_token_counts_as_missing(monkeypatch: pytest.MonkeyPatch) -> None:

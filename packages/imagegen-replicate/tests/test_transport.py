@@ -5,6 +5,8 @@ from __future__ import annotations
 import aiohttp
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
+from pydantic import SecretStr
+from tenacity import AsyncRetrying, RetryCallState
 
 from imagegen_core import ErrorKind, ImageGenError
 from imagegen_replicate import ReplicateSettings
@@ -59,7 +61,7 @@ def test_same_origin() -> None:
 async def test_links_are_followed_only_on_the_api_origin() -> None:
     async with aiohttp.ClientSession() as session:
         token = "r8_token_for_tests_only"
-        transport = ReplicateTransport(session, ReplicateSettings(), BASE, token)
+        transport = ReplicateTransport(session, ReplicateSettings(), BASE, SecretStr(token))
         own = {"id": "p1", "urls": {"get": f"{BASE}/predictions/p1?x=1", "cancel": f"{BASE}/c"}}
         assert transport.prediction_url(own, "get") == f"{BASE}/predictions/p1?x=1"
         assert transport.prediction_url(own, "cancel") == f"{BASE}/c"
@@ -69,3 +71,47 @@ async def test_links_are_followed_only_on_the_api_origin() -> None:
         with pytest.raises(ImageGenError, match="no prediction id"):
             transport.prediction_url({"urls": {}}, "get")
         assert token not in repr(transport)
+
+
+def _after_failure(error: BaseException, attempt: int) -> RetryCallState:
+    state = RetryCallState(AsyncRetrying(), fn=None, args=(), kwargs={})
+    state.attempt_number = attempt
+    state.set_exception((type(error), error, None))
+    return state
+
+
+def _waits(transport: ReplicateTransport, error: BaseException, attempt: int) -> list[float]:
+    return [transport._wait(_after_failure(error, attempt)) for _ in range(40)]
+
+
+async def test_backoff_grows_and_is_jittered() -> None:
+    settings = ReplicateSettings(retry_initial_backoff=0.5, retry_max_backoff=8.0)
+    async with aiohttp.ClientSession() as session:
+        transport = ReplicateTransport(session, settings, BASE, SecretStr("r8_x"))
+        server_error = _error(503, ErrorKind.SERVER)
+        first, third, tenth = (_waits(transport, server_error, n) for n in (1, 3, 10))
+    assert all(0.5 <= wait <= 1.0 for wait in first)
+    assert all(2.0 <= wait <= 2.5 for wait in third)
+    assert all(8.0 <= wait <= 8.5 for wait in tenth)  # capped at retry_max_backoff
+    for waits in (first, third, tenth):
+        assert len(set(waits)) > 1  # jitter: clients failing together do not retry together
+
+
+async def test_retry_after_is_a_floor_with_jitter() -> None:
+    settings = ReplicateSettings(retry_initial_backoff=0.5, retry_max_backoff=8.0)
+    async with aiohttp.ClientSession() as session:
+        transport = ReplicateTransport(session, settings, BASE, SecretStr("r8_x"))
+
+        def throttled(seconds: float) -> ImageGenError:
+            return ImageGenError("x", kind=ErrorKind.RATE_LIMIT, status=429, retry_after=seconds)
+
+        told = _waits(transport, throttled(3.0), 1)
+        # "Retry now" still waits the jittered backoff rather than hammering.
+        now = _waits(transport, throttled(0.0), 1)
+        # A Retry-After shorter than the backoff already reached does not shorten it.
+        short = _waits(transport, throttled(1.0), 3)
+    assert all(3.0 <= wait <= 3.3 for wait in told)
+    assert len(set(told)) > 1
+    assert all(0.5 <= wait <= 1.0 for wait in now)
+    assert len(set(now)) > 1
+    assert all(wait >= 2.0 for wait in short)

@@ -8,7 +8,10 @@ The life of a generation:
    ``Cancel-After`` deadline, so Replicate itself stops it if we disappear.
 3. While the prediction is ``starting`` or ``processing``, poll its
    ``urls.get`` link, waiting longer after each poll (``poll_interval`` times
-   ``poll_backoff``, up to ``poll_max_interval``) until the ``timeout``.
+   ``poll_backoff``, up to ``poll_max_interval``) until the ``timeout``. The
+   timeout is a deadline for every request of the generation, retries
+   included: a create still being throttled, or a poll still being retried,
+   is cut short when it passes.
    Every reply is checked for output files, and each new file is yielded at
    once. A sync reply can arrive still ``processing`` but already holding
    every file (often as ``data:`` URLs); then there is nothing left to wait
@@ -32,9 +35,10 @@ import asyncio
 import logging
 import math
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import aclosing
-from typing import Any, ClassVar
+from functools import partial
+from typing import Any, ClassVar, TypeVar
 
 import aiohttp
 
@@ -63,6 +67,8 @@ from imagegen_replicate.transport import ReplicateTransport
 __all__ = ["ReplicateBackend"]
 
 _log = logging.getLogger("imagegen.replicate")
+
+T = TypeVar("T")
 
 RUNNING = frozenset({"starting", "processing"})
 _CONTENT_POLICY = re.compile(r"nsfw|safety|content polic|inappropriate|flagged", re.IGNORECASE)
@@ -103,8 +109,8 @@ class ReplicateBackend(ImageBackend[ReplicateSettings]):
         """The token from the settings and, when set, the one in ``REPLICATE_API_TOKEN``."""
         yield from super().secret_values()
         from_env = self.settings.resolve_token() if self.settings.api_token is None else None
-        if from_env:
-            yield from_env
+        if from_env is not None:
+            yield from_env.get_secret_value()
 
     async def _aclose(self) -> None:
         if self._owns_session and self._session is not None:
@@ -129,7 +135,7 @@ class ReplicateBackend(ImageBackend[ReplicateSettings]):
         self, request: ImageRequest
     ) -> AsyncIterator[GeneratedImage | GenerationWarning]:
         settings = self.settings  # one snapshot for the whole generation
-        token = settings.resolve_token()
+        token = settings.resolve_token()  # a SecretStr: this frame is in every error's traceback
         if token is None:
             raise ImageGenError(
                 f"no Replicate API token was given; set the api_token setting or {TOKEN_ENV_VAR}",
@@ -176,16 +182,19 @@ class _Run:
         self.output_format = output_format
         self.prediction: dict[str, Any] | None = None
         self.finished = False
+        self.deadline = 0.0
 
     async def images(
         self, inputs: Mapping[str, Any], expected: int
     ) -> AsyncGenerator[GeneratedImage | GenerationWarning, None]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.timeout
+        self.deadline = asyncio.get_running_loop().time() + self.settings.timeout
         wait_seconds = max(1, min(self.settings.wait_seconds, math.ceil(self.settings.timeout)))
-        self.prediction = await self._create(inputs, wait_seconds)
+        self.prediction = await self._before_deadline(
+            self._create(inputs, wait_seconds),
+            partial(self._timeout_error, "the request creating the prediction did not finish"),
+        )
         try:
-            async with aclosing(self._follow(expected, deadline)) as follow:
+            async with aclosing(self._follow(expected)) as follow:
                 async for item in follow:
                     yield item
         except (asyncio.CancelledError, GeneratorExit):
@@ -195,6 +204,23 @@ class _Run:
         except ImageGenError:
             await self._cancel_remote("failed")
             raise
+
+    async def _before_deadline(
+        self, step: Awaitable[T], on_timeout: Callable[[], ImageGenError]
+    ) -> T:
+        """Await one step (a request and its retries), cut short at the deadline.
+
+        Only steps are bounded this way, never the generator's yields: a
+        deadline spanning a yield would fire inside the consumer's code.
+        """
+        timeout = asyncio.timeout_at(self.deadline)
+        try:
+            async with timeout:
+                return await step
+        except TimeoutError:
+            if not timeout.expired():
+                raise
+            raise on_timeout() from None
 
     async def _create(self, inputs: Mapping[str, Any], wait_seconds: int) -> dict[str, Any]:
         abandon = asyncio.Event()
@@ -237,7 +263,7 @@ class _Run:
         )
 
     async def _follow(
-        self, expected: int, deadline: float
+        self, expected: int
     ) -> AsyncGenerator[GeneratedImage | GenerationWarning, None]:
         settings = self.settings
         loop = asyncio.get_running_loop()
@@ -255,7 +281,11 @@ class _Run:
                 if file.index in yielded:
                     continue
                 yielded.add(file.index)
-                yield await self._image(file, metadata)
+                image = await self._before_deadline(
+                    self._image(file, metadata),
+                    partial(self._timeout_error, f"downloading output {file.index} did not finish"),
+                )
+                yield image
             if status == "succeeded":
                 self.finished = True
                 break
@@ -267,12 +297,14 @@ class _Run:
                 # marked done; waiting for the status would only add latency.
                 self.finished = True
                 break
-            remaining = deadline - loop.time()
+            remaining = self.deadline - loop.time()
             if remaining <= 0 or (settings.max_polls is not None and polls >= settings.max_polls):
                 raise self._timed_out(prediction, polls)
             await asyncio.sleep(min(interval, remaining))
             interval = min(interval * settings.poll_backoff, settings.poll_max_interval)
-            self.prediction = await self.transport.get(prediction)
+            self.prediction = await self._before_deadline(
+                self.transport.get(prediction), partial(self._timed_out, prediction, polls)
+            )
             polls += 1
         if not yielded:
             raise ImageGenError(
@@ -370,6 +402,13 @@ class _Run:
             "output before it could be read, so there is no image to return",
             kind=ErrorKind.CONTENT_POLICY,
             retryable=False,
+            backend="replicate",
+        )
+
+    def _timeout_error(self, what: str) -> ImageGenError:
+        return ImageGenError(
+            f"{what} within the {self.settings.timeout:g} s timeout",
+            kind=ErrorKind.TIMEOUT,
             backend="replicate",
         )
 

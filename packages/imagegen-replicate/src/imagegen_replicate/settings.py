@@ -101,7 +101,9 @@ class ReplicateSettings(BackendSettings):
         default=4, ge=1, le=20, description="Tries per HTTP request, the first included."
     )
     max_retry_time: Seconds = Field(
-        default=30.0, description="Most time spent waiting between retries of one request."
+        default=30.0,
+        description="No retry of one request starts once this long has passed since its "
+        "first attempt (counting the wait before it).",
     )
     retry_initial_backoff: Seconds = Field(
         default=0.5, description="First backoff between retries (before jitter)."
@@ -169,16 +171,19 @@ class ReplicateSettings(BackendSettings):
         except ValueError as exc:
             raise ValueError(f"{BASE_URL_ENV_VAR}: {exc}") from None
 
-    def resolve_token(self) -> str | None:
+    def resolve_token(self) -> SecretStr | None:
         """The token to send: the setting, else ``REPLICATE_API_TOKEN``, else ``None``.
 
         Read at each use so a token exported after start-up is picked up; the
-        environment is only ever read.
+        environment is only ever read. It stays wrapped in a ``SecretStr`` so
+        that no variable on the way to the request holds it in the clear: a
+        traceback rendered with its local variables (by an error tracker or a
+        debugger) shows ``SecretStr('**********')``.
         """
         if self.api_token is not None:
-            return self.api_token.get_secret_value()
+            return self.api_token
         from_env = os.environ.get(TOKEN_ENV_VAR, "").strip()
-        return from_env or None
+        return SecretStr(from_env) if from_env else None
 
     def cancel_after_header(self) -> str:
         """The ``Cancel-After`` value, in Go duration syntax (``180s``, ``1500ms``).

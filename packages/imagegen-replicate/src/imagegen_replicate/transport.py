@@ -17,8 +17,18 @@ Which failures are retried, and why:
 
 Retries back off exponentially with jitter (tenacity), bounded both by the
 number of attempts and by the time spent, so a stuck endpoint costs at most
-``max_retry_time``. The token is sent only to the API's own origin: links in
-replies that point elsewhere are not followed with credentials.
+``max_retry_time``. A ``Retry-After`` (header, or the wait the body names) is
+a floor: the wait is the longer of it, with up to 10% added, and the jittered
+backoff, so a server that says "retry now" still gets a spread-out retry.
+
+The token is sent only to the API's own origin: links in replies that point
+elsewhere are not followed with credentials. It is kept out of every place an
+error can show it: retry log lines are scrubbed of it here (error messages at
+the protocol boundary, by :class:`~imagegen_core.Generation`), and no
+variable of a frame an error passes through holds it in the clear (the header
+is built inside the call that sends it, and aiohttp's own exceptions, whose
+frames do hold the request headers, are not chained to the errors raised
+here), so even a traceback rendered with its local variables does not show it.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from pydantic import SecretStr
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -43,7 +54,7 @@ from tenacity import (
     wait_random,
 )
 
-from imagegen_core import ErrorKind, ImageGenError
+from imagegen_core import ErrorKind, ImageGenError, redact
 from imagegen_core.downloads import download
 from imagegen_replicate.models import ModelRef
 from imagegen_replicate.problems import error_for_status
@@ -97,7 +108,7 @@ class ReplicateTransport:
         session: aiohttp.ClientSession,
         settings: ReplicateSettings,
         base_url: str,
-        token: str,
+        token: SecretStr,
     ) -> None:
         self._session = session
         self._settings = settings
@@ -220,19 +231,20 @@ class ReplicateTransport:
         action: str,
         abandon: asyncio.Event | None = None,
     ) -> dict[str, Any]:
-        all_headers = {
-            "Authorization": f"Bearer {self._token}",
-            "Accept": "application/json",
-            "User-Agent": user_agent(),
-            **(headers or {}),
-        }
         data = json.dumps(body).encode() if body is not None else None
         client_timeout = aiohttp.ClientTimeout(total=timeout)
         try:
             async for attempt in self._retrying(idempotent=idempotent, abandon=abandon):
                 with attempt:
+                    # The headers are built in the call rather than kept in a
+                    # variable: this frame is in the traceback of every error
+                    # raised here, and must not hold the token.
                     async with self._session.request(
-                        method, url, data=data, headers=all_headers, timeout=client_timeout
+                        method,
+                        url,
+                        data=data,
+                        headers=self._headers(headers),
+                        timeout=client_timeout,
                     ) as response:
                         raw = await _read_capped(response, MAX_REPLY_BYTES, "the API reply")
                         text = raw.decode("utf-8", "replace")
@@ -248,9 +260,20 @@ class ReplicateTransport:
                                 error = _not_retryable(error, _DOUBLE_BILL_NOTE)
                             raise error
                         return _json_object(text, response.status, action)
+            raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise self._transport_error(exc, action, idempotent=idempotent) from None
-        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+            failure = self._transport_error(exc, action, idempotent=idempotent)
+        # Raised outside the handler so that aiohttp's exception, whose frames
+        # hold the request headers, is not chained to it as its context.
+        raise failure
+
+    def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self._token.get_secret_value()}",
+            "Accept": "application/json",
+            "User-Agent": user_agent(),
+            **(extra or {}),
+        }
 
     def _retrying(self, *, idempotent: bool, abandon: asyncio.Event | None) -> AsyncRetrying:
         settings = self._settings
@@ -263,18 +286,28 @@ class ReplicateTransport:
             stop=stop,
             wait=self._wait,
             retry=retry_if_exception(lambda exc: _should_retry(exc, idempotent=idempotent)),
-            before_sleep=_log_retry,
+            before_sleep=self._log_retry,
             reraise=True,
         )
 
     def _wait(self, state: RetryCallState) -> float:
+        """Seconds before the next attempt: the jittered backoff, or ``Retry-After`` if longer."""
+        backoff = float(self._backoff(state))
         error = state.outcome.exception() if state.outcome is not None else None
         retry_after = getattr(error, "retry_after", None)
         if isinstance(retry_after, int | float) and retry_after >= 0:
-            # Honour the server's word, plus up to 10% so that many clients
-            # told the same moment do not all return at once.
-            return float(retry_after) * (1 + random.uniform(0, 0.1))  # noqa: S311 - jitter, not crypto
-        return float(self._backoff(state))
+            # Never sooner than the server asked, plus up to 10% so that many
+            # clients told the same moment do not all return at once.
+            told = float(retry_after) * (1 + random.uniform(0, 0.1))  # noqa: S311 - jitter, not crypto
+            return max(told, backoff)
+        return backoff
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        reason = str(error) if isinstance(error, ImageGenError) else type(error).__name__
+        reason = redact(reason, [self._token.get_secret_value()])
+        _log.info("retrying in %.2f s (attempt %d failed: %s)", wait, state.attempt_number, reason)
 
     def _transport_error(
         self, exc: BaseException, action: str, *, idempotent: bool
@@ -324,13 +357,6 @@ def _not_retryable(error: ImageGenError, note: str) -> ImageGenError:
         backend=error.backend,
         status=error.status,
     )
-
-
-def _log_retry(state: RetryCallState) -> None:
-    error = state.outcome.exception() if state.outcome is not None else None
-    wait = state.next_action.sleep if state.next_action is not None else 0.0
-    reason = str(error) if isinstance(error, ImageGenError) else type(error).__name__
-    _log.info("retrying in %.2f s (attempt %d failed: %s)", wait, state.attempt_number, reason)
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
