@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import os
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -169,6 +170,59 @@ def test_constructor_parameters_reach_the_backend(
     assert (settings.poll_interval, settings.max_polls) == (0.25, 7)
     assert token not in os.environ.values()  # the old plugin exported it; we do not
     assert token not in repr(service.replicate_backend)
+
+
+def test_constructor_has_the_old_plugins_parameters_and_defaults() -> None:
+    parameters = inspect.signature(ReplicateImageGenService.__init__).parameters
+    seed = {
+        "aiohttp_session": inspect.Parameter.empty,  # required
+        "api_token": None,
+        "settings": None,
+        "base_url": None,  # the seed said https://api.replicate.com/v1; see docs/replicate.md
+        "wait_timeout_secs": 60,
+        "poll_interval_secs": 0.5,
+        "max_poll_attempts": 120,
+    }
+    assert {name: parameters[name].default for name in seed} == seed
+
+
+def test_omitted_parameters_give_the_old_plugins_behaviour(
+    monkeypatch: pytest.MonkeyPatch, session: aiohttp.ClientSession
+) -> None:
+    monkeypatch.delenv(BASE_URL_ENV_VAR, raising=False)
+    settings = ReplicateImageGenService(aiohttp_session=session).replicate_backend.settings
+    assert settings.api_token is None  # REPLICATE_API_TOKEN is read when a prompt arrives
+    assert settings.resolve_base_url() == "https://api.replicate.com/v1"
+    assert (settings.wait_seconds, settings.poll_interval, settings.max_polls) == (60, 0.5, 120)
+
+
+def test_backend_settings_reach_the_backend(session: aiohttp.ClientSession) -> None:
+    service = ReplicateImageGenService(
+        aiohttp_session=session,
+        poll_interval_secs=0.25,
+        backend_settings={"timeout": 45, "cleanup_timeout": 2, "max_attempts": 2},
+    )
+    settings = service.replicate_backend.settings
+    assert (settings.timeout, settings.cleanup_timeout, settings.max_attempts) == (45, 2, 2)
+    assert settings.poll_interval == 0.25
+
+
+@pytest.mark.parametrize(
+    ("field", "instead"),
+    [
+        ("api_token", "api_token"),
+        ("wait_seconds", "wait_timeout_secs"),
+        ("max_polls", "max_poll_attempts"),
+        ("model", "Settings.model"),
+    ],
+)
+def test_backend_settings_that_have_a_parameter_are_refused(
+    field: str, instead: str, session: aiohttp.ClientSession
+) -> None:
+    with pytest.raises(ImageGenError) as caught:
+        ReplicateImageGenService(aiohttp_session=session, backend_settings={field: "x"})
+    assert caught.value.kind is ErrorKind.INVALID_REQUEST
+    assert f"{field!r} (use {instead})" in caught.value.message
 
 
 @pytest.mark.parametrize(

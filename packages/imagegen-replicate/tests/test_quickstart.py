@@ -1,4 +1,4 @@
-"""examples/quickstart.py: a prompt becomes PNG files through a Pipecat pipeline (emulator)."""
+"""examples/quickstart.py: a prompt becomes PNG files through a Pipecat pipeline."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from types import ModuleType
 
 import pytest
 from PIL import Image
+
+from imagegen_replicate.settings import BASE_URL_ENV_VAR, TOKEN_ENV_VAR
+from imagegen_testing.emulator import ReplicateEmulator
 
 QUICKSTART = Path(__file__).resolve().parents[3] / "examples" / "quickstart.py"
 
@@ -51,3 +54,40 @@ def test_errors_exit_non_zero_with_a_message(
     assert "aspect_ratio '7:5' is not offered" in captured.err
     assert captured.out == ""
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_with_a_token_it_calls_the_api_the_environment_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The live path, pointed at an emulator through the variables a real
+    # deployment would set: no in-process emulator is started.
+    quickstart = load_quickstart(monkeypatch)
+    async with ReplicateEmulator() as emulator:
+        monkeypatch.setenv(TOKEN_ENV_VAR, emulator.api_token)
+        monkeypatch.setenv(BASE_URL_ENV_VAR, emulator.base_url)
+        status = await quickstart.generate("a fox", out=tmp_path, count=1, aspect_ratio="1:1")
+        assert emulator.counters.predictions_created == 1
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert f"Calling the Replicate API ({TOKEN_ENV_VAR} is set)" in captured.err
+    assert "bundled emulator" not in captured.err
+    [path] = [Path(line) for line in captured.out.splitlines()]
+    assert path.parent == tmp_path
+
+
+async def test_a_rejected_token_exits_non_zero_without_showing_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quickstart = load_quickstart(monkeypatch)
+    token = "r8_QuickstartWrongToken000000000000"
+    async with ReplicateEmulator() as emulator:
+        monkeypatch.setenv(TOKEN_ENV_VAR, token)
+        monkeypatch.setenv(BASE_URL_ENV_VAR, emulator.base_url)
+        status = await quickstart.generate("a fox", out=tmp_path, count=1, aspect_ratio="1:1")
+    captured = capsys.readouterr()
+    assert status == 1
+    [reported] = [line for line in captured.err.splitlines() if line.startswith("error: ")]
+    assert "authentication" in reported
+    assert token not in captured.err + captured.out
+    assert captured.out == ""
+    assert list(tmp_path.iterdir()) == []  # noqa: ASYNC240 - a test's own tmp dir, after the run

@@ -12,7 +12,9 @@ How the old names map:
 
 * ``api_token``, ``base_url``, ``wait_timeout_secs``, ``poll_interval_secs``
   and ``max_poll_attempts`` become the backend's ``api_token``, ``base_url``,
-  ``wait_seconds``, ``poll_interval`` and ``max_polls``;
+  ``wait_seconds``, ``poll_interval`` and ``max_polls``; the backend's other
+  settings (``timeout``, ``cleanup_timeout``, retries, ``capabilities``...),
+  which the old plugin did not have, come through ``backend_settings``;
 * ``Settings.model`` is the backend's ``model`` (deployments included);
 * ``num_outputs``, ``aspect_ratio``, ``seed``, ``output_format`` and
   ``output_quality`` become the request's ``num_images``, ``aspect_ratio``,
@@ -27,11 +29,12 @@ How the old names map:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import aiohttp
-from pydantic import JsonValue
+from pydantic import JsonValue, SecretStr
 
 from imagegen_core import Capabilities, ErrorKind, ImageGenError, ImageRequest, OutputFormat
 from imagegen_core.pipecat_service import (
@@ -48,6 +51,15 @@ from imagegen_replicate.settings import ReplicateSettings
 __all__ = ["ReplicateImageGenService", "ReplicateImageGenSettings"]
 
 _MODEL_INPUTS = ("num_inference_steps", "disable_safety_checker", "go_fast", "megapixels")
+_SET_ELSEWHERE = {
+    "api_token": "api_token",
+    "base_url": "base_url",
+    "wait_seconds": "wait_timeout_secs",
+    "poll_interval": "poll_interval_secs",
+    "max_polls": "max_poll_attempts",
+    "model": "Settings.model",
+}
+"""Backend settings that have a parameter (or service setting) of their own."""
 
 
 def _not_given() -> Any:
@@ -120,6 +132,11 @@ class ReplicateImageGenService(BackendImageGenServiceBase[ReplicateImageGenSetti
             (``Prefer: wait``), 1 to 60.
         poll_interval_secs: First wait between status polls; later waits grow.
         max_poll_attempts: Most status polls per prompt.
+        backend_settings: Further :class:`~imagegen_replicate.ReplicateSettings`
+            fields, such as ``timeout`` (the deadline of one prompt),
+            ``cleanup_timeout``, ``max_attempts`` or ``capabilities``. Fields
+            that have a parameter above (or, for ``model``, a setting) are
+            refused here, so that there is one place to set each.
         **kwargs: Passed to the core service (``strict``, ``pixel_mode``,
             ``max_download_bytes``, ``max_pixels``, ...) and on to Pipecat.
 
@@ -140,18 +157,34 @@ class ReplicateImageGenService(BackendImageGenServiceBase[ReplicateImageGenSetti
         wait_timeout_secs: int = 60,
         poll_interval_secs: float = 0.5,
         max_poll_attempts: int = 120,
+        backend_settings: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        backend_settings: dict[str, Any] = {
-            "api_token": api_token,
+        # Wrapped at once and the plain parameter dropped: this frame is in the
+        # traceback of any error raised while the service is built, and such a
+        # traceback may be rendered with its local variables.
+        token = SecretStr(api_token) if api_token is not None else None
+        del api_token
+        extra = dict(backend_settings or {})
+        if clash := sorted(extra.keys() & _SET_ELSEWHERE.keys()):
+            raise ImageGenError(
+                "backend_settings must not set "
+                + ", ".join(f"{name!r} (use {_SET_ELSEWHERE[name]})" for name in clash),
+                kind=ErrorKind.INVALID_REQUEST,
+                backend="replicate",
+            )
+        fields: dict[str, Any] = {
+            **extra,
+            "api_token": token,
             "base_url": base_url,
             "wait_seconds": wait_timeout_secs,
             "poll_interval": poll_interval_secs,
             "max_polls": max_poll_attempts,
         }
-        if poll_interval_secs > ReplicateSettings.model_fields["poll_max_interval"].default:
-            backend_settings["poll_max_interval"] = poll_interval_secs
-        backend = ReplicateBackend(backend_settings, session=aiohttp_session)
+        default_max_interval = ReplicateSettings.model_fields["poll_max_interval"].default
+        if "poll_max_interval" not in extra and poll_interval_secs > default_max_interval:
+            fields["poll_max_interval"] = poll_interval_secs
+        backend = ReplicateBackend(fields, session=aiohttp_session)
         super().__init__(
             backend=backend,
             settings=settings,
