@@ -295,6 +295,17 @@ async def test_deadline_cuts_short_a_create_that_keeps_being_throttled(
     assert emulator.counters.predictions_created == 0
 
 
+async def test_deadline_cuts_short_a_slow_output_download(
+    make_settings: MakeSettings, emulator: ReplicateEmulator
+) -> None:
+    emulator.script(Fault.slow_download(5.0))
+    error, took = await _timed_failure(make_settings(download_outputs=True, timeout=0.5))
+    assert took < 2.0
+    assert error.kind is ErrorKind.TIMEOUT
+    assert "downloading output 0 did not finish within the 0.5 s timeout" in error.message
+    assert emulator.counters.cancels_received == 0  # the prediction itself had succeeded
+
+
 async def test_max_polls_is_a_deadline_too(
     make_settings: MakeSettings, emulator: ReplicateEmulator
 ) -> None:
