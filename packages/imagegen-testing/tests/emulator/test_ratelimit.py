@@ -17,7 +17,14 @@ class FakeClock:
 
 
 async def test_every_api_reply_carries_rate_limit_headers(api):
-    for reply in (await api.create(), await api.get("missing"), await api.create({"prompt": 1})):
+    replies = (
+        await api.create(),
+        await api.get("missing"),
+        await api.create({"prompt": 1}),
+        await api.request("GET", "/predictions/missing", headers={}),
+    )
+    assert [reply.status for reply in replies] == [201, 404, 422, 401]
+    for reply in replies:
         assert int(reply.headers["ratelimit-remaining"]) >= 0
         assert int(reply.headers["ratelimit-reset"]) >= 1
 
