@@ -53,8 +53,11 @@ def _merge(into: dict[str, Any], more: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-def acme(suite_pytester: pytest.Pytester) -> pytest.Pytester:
+def acme(suite_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     pytest.importorskip("pipecat.frames.frames")  # see the note on the imports
+    # The guide's ReplicateProvider records live when a token is set; this test never may.
+    monkeypatch.delenv("REPLICATE_API_TOKEN", raising=False)
+    monkeypatch.delenv("IMAGEGEN_RECORD_LIVE", raising=False)
     sources, pyproject = _files(GUIDE.read_text(encoding="utf-8"))
     assert set(sources) == {
         "src/acme_imagegen/backend.py",
