@@ -8,8 +8,10 @@ neither the emulator nor a network. Record them again with::
 
     uv run pytest packages/imagegen-replicate/tests/test_conformance.py --record-mode=rewrite
 
-(against the live API only with ``IMAGEGEN_RECORD_LIVE=1`` and a real
-``REPLICATE_API_TOKEN``; see docs/writing-a-backend.md).
+This records against the emulator when ``REPLICATE_API_TOKEN`` is unset (how
+the shipped cassettes were made) and against the live API when it is set; live,
+the failure and cancellation scenarios skip and keep their emulator cassettes.
+``IMAGEGEN_RECORD_LIVE=0`` keeps a recording on the emulator despite a token.
 """
 
 from __future__ import annotations

@@ -86,10 +86,21 @@ def test_impossible_choices_are_errors(
         ReplicateProvider(environ=environ, live=live)
 
 
-def test_the_shipped_cassettes_are_always_recorded_against_the_emulator(
+def test_the_shipped_cassettes_record_live_exactly_when_a_token_is_set(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.delenv("REPLICATE_API_TOKEN", raising=False)
+    monkeypatch.delenv("IMAGEGEN_RECORD_LIVE", raising=False)
+    provider = ReplicateCassettes().live_provider()
+    assert isinstance(provider, ReplicateProvider)
+    assert not provider.live
+
     monkeypatch.setenv("REPLICATE_API_TOKEN", TOKEN)
+    provider = ReplicateCassettes().live_provider()
+    assert isinstance(provider, ReplicateProvider)
+    assert provider.live
+
+    monkeypatch.setenv("IMAGEGEN_RECORD_LIVE", "0")
     provider = ReplicateCassettes().live_provider()
     assert isinstance(provider, ReplicateProvider)
     assert not provider.live

@@ -223,13 +223,13 @@ class ReplicateCassettes:
 
     The cassettes live in ``imagegen_testing/cassettes/replicate/`` (package
     data) and were recorded against the emulator with
-    :data:`REPLICATE_REPLAY_SETTINGS`. To record them again, from a checkout,
-    run the subclass's module with ``--record-mode=rewrite``. They are always
-    recorded against the emulator, whatever token is set: shipped cassettes
-    must be reproducible by anyone, without an account, and include the
-    failure and cancellation scenarios that only the emulator produces on cue.
-    To record your own cassettes against the live API, set your own
-    ``cassette_dir`` and return :class:`ReplicateProvider` from ``live_provider``.
+    :data:`REPLICATE_REPLAY_SETTINGS`, so anyone can reproduce them without an
+    account. To record them again, from a checkout, run the subclass's module
+    with ``--record-mode=rewrite``: against the emulator when
+    ``REPLICATE_API_TOKEN`` is unset (or ``IMAGEGEN_RECORD_LIVE=0``), against
+    the live API when it is set. Live, the failure and cancellation scenarios
+    skip and keep their emulator cassettes, because the real API cannot fail or
+    run slowly on cue (see :class:`ReplicateProvider`).
     """
 
     backend: ClassVar[str | type[ImageBackend[Any]]] = "replicate"
@@ -240,5 +240,5 @@ class ReplicateCassettes:
     cassette_dir: ClassVar[str | os.PathLike[str] | None] = shipped_cassette_dir("replicate")
 
     def live_provider(self) -> LiveProvider | None:
-        """Record against the emulator, always (see the class docstring)."""
-        return ReplicateProvider(live=False)
+        """The emulator, or the live API when a token is set (see the class docstring)."""
+        return ReplicateProvider()
