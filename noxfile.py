@@ -54,9 +54,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """Mypy in strict mode over every package and the examples."""
+    """Mypy in strict mode over every package, the examples and the benchmarks."""
     sync(session, "typecheck")
-    session.run("mypy", *(f"packages/{p}/src" for p in PACKAGES), "examples")
+    session.run("mypy", *(f"packages/{p}/src" for p in PACKAGES), "examples", "benchmarks")
 
 
 @nox.session(python=PYTHON)
@@ -87,7 +87,7 @@ def compat(session: nox.Session, pipecat: str) -> None:
         "import pipecat.frames.frames, importlib.metadata as m; "
         "print('pipecat-ai', m.version('pipecat-ai'))",
     )
-    session.run("pytest", "-m", "not slow", *TEST_DIRS, *session.posargs)
+    session.run("pytest", *TEST_DIRS, *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -108,3 +108,11 @@ def quickstart(session: nox.Session) -> None:
     if not written:
         session.error(f"quickstart wrote no files into {out}")
     session.log(f"quickstart wrote {len(written)} file(s): {', '.join(p.name for p in written)}")
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks; each prints ratios against a baseline measured in the same run."""
+    sync(session, "dev")
+    for script in sorted((ROOT / "benchmarks").glob("*.py")):
+        session.run("python", str(script.relative_to(ROOT)), *session.posargs)
