@@ -22,6 +22,7 @@ ALLOWED = {
     # The conformance suite's Pipecat round trip imports it inside the test
     # so that importing the suite (and the pytest plugin) stays Pipecat-free.
     "imagegen_testing/conformance/suite.py": "functions only",
+    "imagegen_testing/pipecat_run.py": "functions only",
 }
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import inspect
 import io
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -46,57 +45,15 @@ from imagegen_core import (
 from imagegen_core import pipecat_compat as compat
 from imagegen_core.pipecat_service import BackendImageGenService, ImageGenUpdateSettingsFrame
 from imagegen_testing.fake import FakeBackend
+from imagegen_testing.pipecat_run import error_frames as errors
+from imagegen_testing.pipecat_run import image_frames as images
+from imagegen_testing.pipecat_run import pause
+from imagegen_testing.pipecat_run import run_service as run
 
 Settings = BackendImageGenService.Settings
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-async def run(
-    service: Any,
-    frames: Sequence[Frame],
-    *,
-    metrics: bool = False,
-    send_end_frame: bool = True,
-) -> tuple[list[Frame], list[Frame]]:
-    """Run frames through ``service`` in a pipeline; return (downstream, upstream) frames."""
-    # Imported here, once the offline NLTK stand-in (root conftest.py) is in
-    # place: on 0.0.108 importing them starts NLTK.
-    from pipecat.tests.utils import run_test
-
-    try:
-        from pipecat.pipeline.worker import PipelineParams
-    except ImportError:  # pipecat 0.0.108
-        from pipecat.pipeline.task import PipelineParams
-
-    options: dict[str, Any] = {}
-    if "start_timeout" in inspect.signature(run_test).parameters:
-        # 1.8 warms NLTK in a thread while the first pipeline starts, which can
-        # take longer than run_test's one-second default on a cold machine.
-        options["start_timeout"] = 15
-    down, up = await run_test(
-        service,
-        frames_to_send=frames,
-        pipeline_params=PipelineParams(enable_metrics=metrics),
-        send_end_frame=send_end_frame,
-        **options,
-    )
-    return list(down), list(up)
-
-
-def pause(seconds: float) -> Frame:
-    from pipecat.tests.utils import SleepFrame
-
-    return SleepFrame(sleep=seconds)
-
-
-def images(frames: Sequence[Frame]) -> list[URLImageRawFrame]:
-    return [frame for frame in frames if isinstance(frame, URLImageRawFrame)]
-
-
-def errors(frames: Sequence[Frame]) -> list[ErrorFrame]:
-    return [frame for frame in frames if isinstance(frame, ErrorFrame)]
 
 
 def png(size: tuple[int, int], colour: tuple[int, ...], mode: str = "RGB") -> bytes:

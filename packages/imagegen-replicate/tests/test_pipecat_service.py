@@ -11,11 +11,9 @@ from typing import Any
 import aiohttp
 import pytest
 from pipecat.frames.frames import (
-    ErrorFrame,
     Frame,
     InterruptionFrame,
     TextFrame,
-    URLImageRawFrame,
 )
 
 from imagegen_core import ErrorKind, ImageGenError, OutputFormat
@@ -29,6 +27,10 @@ from imagegen_testing.emulator import (
     ReplicateEmulator,
     Route,
 )
+from imagegen_testing.pipecat_run import error_frames as errors
+from imagegen_testing.pipecat_run import image_frames as images
+from imagegen_testing.pipecat_run import pause
+from imagegen_testing.pipecat_run import run_service as run
 
 Settings = ReplicateImageGenService.Settings
 
@@ -53,30 +55,6 @@ async with aiohttp.ClientSession() as session:
         [TextFrame("a cat in the style of a screenprint poster")]
     )
 """
-
-
-async def run(
-    service: Any, frames: Sequence[Frame], *, send_end_frame: bool = True
-) -> tuple[list[Frame], list[Frame]]:
-    """Run frames through ``service``; return (downstream, upstream) frames."""
-    from pipecat.tests.utils import run_test  # late: it starts NLTK on Pipecat 0.0.108
-
-    down, up = await run_test(service, frames_to_send=frames, send_end_frame=send_end_frame)
-    return list(down), list(up)
-
-
-def pause(seconds: float) -> Frame:
-    from pipecat.tests.utils import SleepFrame
-
-    return SleepFrame(sleep=seconds)
-
-
-def images(frames: Sequence[Frame]) -> list[URLImageRawFrame]:
-    return [frame for frame in frames if isinstance(frame, URLImageRawFrame)]
-
-
-def errors(frames: Sequence[Frame]) -> list[ErrorFrame]:
-    return [frame for frame in frames if isinstance(frame, ErrorFrame)]
 
 
 class SnippetTask:

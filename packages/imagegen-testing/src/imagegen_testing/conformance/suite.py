@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import json
 import logging
 import os
@@ -686,26 +685,23 @@ class BackendConformance:
     async def test_pipecat_round_trip(self, imagegen_run: ConformanceRun) -> None:
         """A ``TextFrame`` through the Pipecat service becomes RGB ``URLImageRawFrame``s."""
         import aiohttp
-        from pipecat.frames.frames import ErrorFrame, TextFrame, URLImageRawFrame
-        from pipecat.tests.utils import run_test
+        from pipecat.frames.frames import TextFrame
 
         from imagegen_core.pipecat_service import BackendImageGenService
+        from imagegen_testing.pipecat_run import error_frames, image_frames, run_service
 
         backend = self.make_backend(imagegen_run)
-        options: dict[str, Any] = {}
-        if "start_timeout" in inspect.signature(run_test).parameters:
-            # Pipecat 1.x gives a pipeline one second to start; the first start
-            # in a process (lazy imports) can take longer on a loaded machine.
-            options["start_timeout"] = self.generation_timeout
         async with aiohttp.ClientSession() as session:
             service = BackendImageGenService(backend=backend, aiohttp_session=session)
             async with asyncio.timeout(self.generation_timeout):
-                down, up = await run_test(
-                    service, frames_to_send=[TextFrame(text=self.prompt)], **options
+                down, up = await run_service(
+                    service,
+                    [TextFrame(text=self.prompt)],
+                    start_timeout=self.generation_timeout,
                 )
-        errors = [f for f in (*down, *up) if isinstance(f, ErrorFrame)]
+        errors = error_frames([*down, *up])
         assert not errors, f"the service reported errors: {[e.error for e in errors]}"
-        frames = [f for f in down if isinstance(f, URLImageRawFrame)]
+        frames = image_frames(down)
         assert frames, f"no URLImageRawFrame came out; got {[type(f).__name__ for f in down]}"
         for frame in frames:
             width, height = frame.size
