@@ -321,6 +321,10 @@ def test_generate_failure_midway_keeps_written_images(run: Any, out: Path) -> No
         (["--aspect-ratio", "16/9"], "aspect_ratio: aspect ratio '16/9' is not of the form W:H"),
         (["--format", "gif"], "unknown output format 'gif'"),
         (["-n", "0"], "num_images: Input should be greater than or equal to 1"),
+        (
+            ["--aspect-ratio", "1:1", "--size", "64x64"],
+            "invalid_request: request: give aspect_ratio or size, not both",
+        ),
         (["--set", "pixels=lots"], "invalid settings for backend 'fake': pixels"),
         (["--set", "colour=red"], "colour: Extra inputs are not permitted"),
         (["--backend", "nope"], "no imagegen backend named 'nope'"),

@@ -310,9 +310,10 @@ def _is_connectivity_error(exc: Exception) -> bool:
     return any(cls.__module__.startswith("aiohttp") for cls in type(exc).__mro__)
 
 
-def _describe_validation(exc: ValidationError) -> str:
+def _describe_validation(exc: ValidationError, whole: str = "settings") -> str:
+    """Each refused field and why, never the input; ``whole`` names a model-level error."""
     parts = []
     for error in exc.errors(include_url=False, include_input=False):
-        where = ".".join(str(p) for p in error["loc"]) or "settings"
+        where = ".".join(str(p) for p in error["loc"]) or whole
         parts.append(f"{where}: {error['msg']}")
     return "; ".join(parts)

@@ -16,7 +16,7 @@ from imagegen_core.errors import ErrorKind, ImageGenError
 from imagegen_core.request import ImageRequest, OutputFormat, parse_aspect_ratio
 from imagegen_core.results import GenerationWarning, WarningKind
 
-__all__ = ["Capabilities"]
+__all__ = ["Capabilities", "ratio_sort_key"]
 
 
 class Capabilities(BaseModel):
@@ -79,7 +79,7 @@ class Capabilities(BaseModel):
             if not self.aspect_ratios:
                 unsupported("aspect_ratio", "this backend has no aspect ratio setting; ignored")
             elif request.aspect_ratio not in self.aspect_ratios:
-                offered = ", ".join(sorted(self.aspect_ratios, key=_ratio_sort_key))
+                offered = ", ".join(sorted(self.aspect_ratios, key=ratio_sort_key))
                 raise ImageGenError(
                     f"aspect_ratio {request.aspect_ratio!r} is not offered; "
                     f"choose one of: {offered}",
@@ -104,6 +104,7 @@ class Capabilities(BaseModel):
         return warnings
 
 
-def _ratio_sort_key(ratio: str) -> tuple[float, str]:
+def ratio_sort_key(ratio: str) -> tuple[float, str]:
+    """Order aspect ratios from tallest to widest (ties by their text), for listings."""
     width, height = parse_aspect_ratio(ratio)
     return (width / height, ratio)

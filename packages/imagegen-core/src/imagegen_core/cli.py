@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from imagegen_core.backend import Generation, ImageBackend, _describe_validation
-from imagegen_core.capabilities import Capabilities
+from imagegen_core.capabilities import Capabilities, ratio_sort_key
 from imagegen_core.cli_files import prompt_stem, write_image
 from imagegen_core.errors import ErrorKind, ImageGenError
 from imagegen_core.plugins import (
@@ -38,7 +38,7 @@ from imagegen_core.plugins import (
     create_backend,
     load_backend_class,
 )
-from imagegen_core.request import ImageRequest, parse_aspect_ratio
+from imagegen_core.request import ImageRequest
 from imagegen_core.results import GeneratedImage
 
 if TYPE_CHECKING:
@@ -263,11 +263,7 @@ def describe_capabilities(capabilities: Capabilities) -> str:
 
 
 def _sorted_ratios(ratios: frozenset[str]) -> list[str]:
-    def key(ratio: str) -> tuple[float, str]:
-        width, height = parse_aspect_ratio(ratio)
-        return (width / height, ratio)
-
-    return sorted(ratios, key=key)
+    return sorted(ratios, key=ratio_sort_key)
 
 
 def _info_json(info: BackendInfo) -> dict[str, Any]:
@@ -347,7 +343,7 @@ def _request(args: argparse.Namespace) -> ImageRequest:
     try:
         return ImageRequest(**fields)
     except ValidationError as exc:
-        detail = _describe_validation(exc).replace("Value error, ", "")
+        detail = _describe_validation(exc, "request").replace("Value error, ", "")
         raise ImageGenError(detail, kind=ErrorKind.INVALID_REQUEST) from None
 
 

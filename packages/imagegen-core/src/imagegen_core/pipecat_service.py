@@ -58,7 +58,7 @@ from pipecat.services.settings import ServiceSettings
 from pydantic import ValidationError
 
 from imagegen_core import pipecat_compat as compat
-from imagegen_core.backend import BackendSettings, Generation, ImageBackend
+from imagegen_core.backend import BackendSettings, Generation, ImageBackend, _describe_validation
 from imagegen_core.decoding import DEFAULT_MAX_PIXELS, DecodedImage, channels_of, decode_image
 from imagegen_core.downloads import (
     DEFAULT_DOWNLOAD_TIMEOUT,
@@ -424,8 +424,6 @@ class BackendImageGenServiceBase(ImageGenService, Generic[SettingsT]):
         """Apply the starting settings to the backend; refuse them if no prompt could succeed."""
         try:
             request = self.build_request(_PROBE_PROMPT, store)
-        except ImageGenError:
-            raise
         except ValueError as exc:
             raise _invalid(exc, "invalid settings") from None
         everything = {f.name: getattr(store, f.name) for f in dataclasses.fields(store)}
@@ -567,13 +565,8 @@ def _value(settings: ServiceSettings, name: str) -> Any:
 
 def _invalid(exc: ValueError, what: str = "invalid request") -> ImageGenError:
     """An ``invalid_request`` error naming each field pydantic refused (never the input)."""
-    if not isinstance(exc, ValidationError):
-        return ImageGenError(f"{what}: {exc}", kind=ErrorKind.INVALID_REQUEST)
-    parts = []
-    for error in exc.errors(include_url=False, include_input=False):
-        where = ".".join(str(p) for p in error["loc"]) or "request"
-        parts.append(f"{where}: {error['msg']}")
-    return ImageGenError(f"{what}: {'; '.join(parts)}", kind=ErrorKind.INVALID_REQUEST)
+    detail = _describe_validation(exc, "request") if isinstance(exc, ValidationError) else exc
+    return ImageGenError(f"{what}: {detail}", kind=ErrorKind.INVALID_REQUEST)
 
 
 def _only_prompt(exc: ValueError) -> bool:
