@@ -30,7 +30,13 @@ from imagegen_core import hookspecs
 from imagegen_core.backend import ImageBackend
 from imagegen_core.redaction import redact
 
-__all__ = ["LoadOutcome", "entry_point_distribution", "load_entry_point", "reset_plugin_cache"]
+__all__ = [
+    "LoadOutcome",
+    "describe_exception",
+    "entry_point_distribution",
+    "load_entry_point",
+    "reset_plugin_cache",
+]
 
 _log = logging.getLogger("imagegen")
 
@@ -98,8 +104,8 @@ def reset_plugin_cache() -> None:
         _cache.clear()
 
 
-def _describe(exc: BaseException) -> str:
-    # Plugins are third-party code; scrub anything token-shaped from what they raise.
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message`` of what plugin code raised, scrubbed of anything token-shaped."""
     detail = redact(str(exc)).strip()
     return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
@@ -111,7 +117,9 @@ def _load(entry_point: EntryPoint) -> LoadOutcome:
     except (Exception, SystemExit) as exc:
         # SystemExit too: a plugin calling sys.exit() while importing must not
         # end the host application's listing of backends.
-        return LoadOutcome(None, f"importing {entry_point.value!r} failed: {_describe(exc)}")
+        return LoadOutcome(
+            None, f"importing {entry_point.value!r} failed: {describe_exception(exc)}"
+        )
 
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
@@ -119,13 +127,13 @@ def _load(entry_point: EntryPoint) -> LoadOutcome:
         manager.register(plugin, name=f"imagegen.backends:{name}")
         manager.check_pending()
     except pluggy.PluginValidationError as exc:
-        return LoadOutcome(None, f"invalid hook implementation: {_describe(exc)}")
+        return LoadOutcome(None, f"invalid hook implementation: {describe_exception(exc)}")
 
     registered: list[object] = []
     try:
         manager.hook.imagegen_register_backends(register=registered.append)
     except (Exception, SystemExit) as exc:
-        return LoadOutcome(None, f"imagegen_register_backends raised {_describe(exc)}")
+        return LoadOutcome(None, f"imagegen_register_backends raised {describe_exception(exc)}")
     return _check_registered(name, registered)
 
 

@@ -36,11 +36,11 @@ from imagegen_core.plugin_config import (
 )
 from imagegen_core.plugin_loader import (
     LoadOutcome,
+    describe_exception,
     entry_point_distribution,
     load_entry_point,
     reset_plugin_cache,
 )
-from imagegen_core.redaction import redact
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -127,8 +127,7 @@ def _listed(entry_point: EntryPoint, outcome: LoadOutcome) -> BackendInfo:
             error = f"capabilities is a {type(capabilities).__name__}, not a Capabilities"
             capabilities = None
     except Exception as exc:
-        detail = redact(str(exc)).strip()
-        error = f"capabilities unavailable with default settings: {type(exc).__name__}: {detail}"
+        error = f"capabilities unavailable with default settings: {describe_exception(exc)}"
     return _info(
         entry_point,
         backend_class=backend_class,
