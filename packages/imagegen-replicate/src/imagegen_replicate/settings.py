@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, JsonValue, SecretStr, field_validator, model_validator
 
 from imagegen_core import BackendSettings, Capabilities
+from imagegen_core.downloads import DEFAULT_MAX_DOWNLOAD_BYTES
 from imagegen_replicate.models import DEFAULT_MODEL, ModelRef
 
 __all__ = [
@@ -115,7 +116,7 @@ class ReplicateSettings(BackendSettings):
         description="Fetch URL outputs and yield bytes instead of URLs.",
     )
     max_download_bytes: int = Field(
-        default=50 * 1024 * 1024, ge=1, description="Largest output file fetched."
+        default=DEFAULT_MAX_DOWNLOAD_BYTES, ge=1, description="Largest output file fetched."
     )
 
     @field_validator("model")
