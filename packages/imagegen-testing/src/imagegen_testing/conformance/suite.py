@@ -73,13 +73,10 @@ def _network(scenario: Scenario) -> Callable[[_TestT], _TestT]:
 
 
 def _settings_dict(settings: Mapping[str, Any] | BackendSettings | None) -> dict[str, Any]:
-    if settings is None:
-        return {}
-    if isinstance(settings, BackendSettings):
-        # dict(model) keeps SecretStr values as they are; model_dump would too,
-        # but would also turn nested models into dicts the backend may not expect.
-        return dict(settings)
-    return dict(settings)
+    # dict() of a settings model keeps SecretStr values and nested models as
+    # they are; model_dump would turn nested models into dicts the backend may
+    # not expect.
+    return {} if settings is None else dict(settings)
 
 
 def _applicability(suite: BackendConformance, test: str, capabilities: Capabilities) -> str | None:
