@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from imagegen_core.redaction import REDACTED
+
 __all__ = [
     "REDACTED",
     "SENSITIVE_NAME",
@@ -26,8 +28,6 @@ __all__ = [
     "redact_text",
 ]
 
-REDACTED = "[REDACTED]"
-"""What a scrubbed secret is replaced with."""
 
 SENSITIVE_NAME = re.compile(
     r"(?i)^(key|sig|code)$|auth|token|api[-_]?key|secret|password|passwd|cookie|session"
