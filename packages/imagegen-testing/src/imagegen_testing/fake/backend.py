@@ -24,7 +24,6 @@ from imagegen_core import (
     ImageBackend,
     ImageGenError,
     ImageRequest,
-    ImageSize,
     OutputFormat,
     finish_cleanup,
 )
@@ -146,14 +145,14 @@ class FakeBackend(ImageBackend[FakeSettings]):
         )
         data = render_test_image(
             seed_text=seed_text,
-            size=ImageSize(*size),
+            size=size,
             output_format=output_format,
             quality=request.quality if request.quality is not None else 90,
         )
         return GeneratedImage(
             data=data,
             media_type=output_format.media_type,
-            size=ImageSize(*size),
+            size=size,
             index=index,
             metadata={"job_id": job_id, "model": self.settings.model, "seed": request.seed},
         )
