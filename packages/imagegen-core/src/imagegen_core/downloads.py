@@ -23,6 +23,7 @@ import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from imagegen_core.errors import ErrorKind, ImageGenError
+from imagegen_core.http_limits import read_capped, retry_after_seconds
 from imagegen_core.redaction import redact
 
 __all__ = [
@@ -45,7 +46,6 @@ DEFAULT_DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=120, sock_connect=15, soc
 DEFAULT_DOWNLOAD_ATTEMPTS = 3
 """Tries per image before a transient failure is reported."""
 
-_CHUNK_BYTES = 64 * 1024
 _MAX_RETRY_AFTER = 5.0
 
 
@@ -158,16 +158,11 @@ async def _fetch_once(
         async with session.get(url, timeout=client_timeout) as response:
             if response.status >= 400:
                 raise _status_error(response.status, response.headers, where)
-            declared = response.content_length
-            if declared is not None and declared > max_bytes:
-                raise _too_large(where, max_bytes, f"{declared:,} bytes announced")
-            body = bytearray()
-            async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
-                body.extend(chunk)
-                if len(body) > max_bytes:
-                    raise _too_large(where, max_bytes, "the body kept going")
+            body = await read_capped(
+                response, max_bytes, lambda how: _too_large(where, max_bytes, how)
+            )
             media_type = response.content_type if "Content-Type" in response.headers else None
-            return Download(bytes(body), media_type)
+            return Download(body, media_type)
     except ImageGenError:
         raise
     except TimeoutError:
@@ -217,11 +212,4 @@ def _status_error(status: int, headers: Mapping[str, str] | None, where: str) ->
 
 
 def _retry_after(headers: Mapping[str, str] | None) -> float | None:
-    value = headers.get("Retry-After") if headers is not None else None
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None  # an HTTP date; the back-off schedule applies instead
-    return seconds if seconds >= 0 else None
+    return retry_after_seconds(headers.get("Retry-After") if headers is not None else None)

@@ -14,17 +14,15 @@ from this side; the backend still scrubs messages as a second line of defence.
 
 from __future__ import annotations
 
-import email.utils
 import html
 import json
-import math
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 
 from imagegen_core import ErrorKind, ImageGenError
+from imagegen_core.http_limits import retry_after_seconds
 
 __all__ = ["Problem", "error_for_status", "kind_for_status", "parse_problem", "parse_retry_after"]
 
@@ -123,21 +121,9 @@ def parse_retry_after(
     throttling bodies say things like "Expected available in 1 second" or
     "Your rate limit resets in ~30s"; those are read when the header is absent.
     """
-    raw = _header(headers, "Retry-After")
-    if raw is not None:
-        raw = raw.strip()
-        try:
-            seconds = float(raw)
-        except ValueError:
-            seconds = None
-        if seconds is not None:
-            return max(0.0, seconds) if math.isfinite(seconds) else None
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError, IndexError):
-            when = None
-        if when is not None and when.tzinfo is not None:
-            return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    from_header = retry_after_seconds(_header(headers, "Retry-After"), now=now)
+    if from_header is not None:
+        return from_header
     if detail:
         if match := _BODY_WAIT.search(detail):
             return float(match[1])

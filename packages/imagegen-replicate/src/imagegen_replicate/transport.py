@@ -56,6 +56,7 @@ from tenacity import (
 
 from imagegen_core import ErrorKind, ImageGenError, redact
 from imagegen_core.downloads import download
+from imagegen_core.http_limits import read_capped
 from imagegen_replicate.models import ModelRef
 from imagegen_replicate.problems import error_for_status
 from imagegen_replicate.settings import ReplicateSettings
@@ -67,7 +68,6 @@ _log = logging.getLogger("imagegen.replicate")
 MAX_REPLY_BYTES = 256 * 1024 * 1024
 """Largest API reply read. Sync replies may inline every image as a data: URL."""
 
-_CHUNK = 64 * 1024
 _NOT_SENT = (aiohttp.ClientConnectorError,)
 _NEVER_RETRIED = (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError)
 _DOUBLE_BILL_NOTE = (
@@ -360,27 +360,16 @@ def _not_retryable(error: ImageGenError, note: str) -> ImageGenError:
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
-    declared = response.content_length
-    if declared is not None and declared > limit:
-        raise ImageGenError(
-            f"{what} is {declared} bytes, more than the {limit}-byte limit",
-            kind=ErrorKind.INVALID_REQUEST,
+    def too_large(how: str) -> ImageGenError:
+        # A reply this size is the API misbehaving, not anything we asked for.
+        return ImageGenError(
+            f"{what} is larger than the {limit:,}-byte limit ({how})",
+            kind=ErrorKind.SERVER,
             retryable=False,
             backend="replicate",
         )
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(_CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise ImageGenError(
-                f"{what} is more than the {limit}-byte limit",
-                kind=ErrorKind.INVALID_REQUEST,
-                retryable=False,
-                backend="replicate",
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+
+    return await read_capped(response, limit, too_large)
 
 
 def _json_object(text: str, status: int, action: str) -> dict[str, Any]:

@@ -1,0 +1,78 @@
+"""Two HTTP chores every backend meets: honouring ``Retry-After`` and capping bodies.
+
+Both the core's image downloads and the Replicate backend's API client need
+them, and a third-party backend will too; one implementation keeps their
+behaviour identical (an HTTP-date ``Retry-After`` is honoured everywhere, a
+body is refused at the same point everywhere).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import time
+from collections.abc import Callable
+
+import aiohttp
+
+__all__ = ["BODY_CHUNK_BYTES", "read_capped", "retry_after_seconds"]
+
+BODY_CHUNK_BYTES = 64 * 1024
+"""Bytes read per step while enforcing a cap."""
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header value (RFC 9110).
+
+    The value is either seconds or an HTTP date; a date in the past means
+    "now" (0). Anything unreadable, negative or infinite gives None, so the
+    caller's own back-off applies.
+
+    Args:
+        value: The header's value, or None when there was no header.
+        now: The current POSIX time, for tests; defaults to the clock.
+    """
+    if value is None:
+        return None
+    raw = value.strip()
+    try:
+        seconds = float(raw)
+    except ValueError:
+        pass
+    else:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+async def read_capped(
+    response: aiohttp.ClientResponse,
+    max_bytes: int,
+    too_large: Callable[[str], Exception],
+) -> bytes:
+    """Read a response body, refusing it once it is known to exceed ``max_bytes``.
+
+    A ``Content-Length`` over the cap is refused before reading anything;
+    otherwise the body is read in chunks and refused as soon as it passes the
+    cap, so a runaway or hostile response cannot exhaust memory.
+
+    Args:
+        response: The response whose body to read.
+        max_bytes: The most bytes accepted.
+        too_large: Builds the exception to raise, given how the excess showed
+            (``"12,345 bytes announced"`` or ``"the body kept going"``).
+    """
+    declared = response.content_length
+    if declared is not None and declared > max_bytes:
+        raise too_large(f"{declared:,} bytes announced")
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(BODY_CHUNK_BYTES):
+        body.extend(chunk)
+        if len(body) > max_bytes:
+            raise too_large("the body kept going")
+    return bytes(body)
