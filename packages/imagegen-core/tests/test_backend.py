@@ -349,3 +349,17 @@ async def test_a_cause_that_would_reveal_a_secret_is_dropped() -> None:
     with pytest.raises(ImageGenError) as caught:
         await harmless.generate(REQUEST).collect()
     assert str(caught.value.__cause__) == "connection closed"
+
+
+async def test_unreported_warnings_hands_each_warning_out_once() -> None:
+    backend = Scripted(script=[GenerationWarning("first"), image(0), GenerationWarning("second")])
+    generation = backend.generate(REQUEST)
+
+    assert generation.unreported_warnings() == []
+    await anext(generation)
+    assert [w.message for w in generation.unreported_warnings()] == ["first"]
+    assert generation.unreported_warnings() == []
+    with pytest.raises(StopAsyncIteration):
+        await anext(generation)
+    assert [w.message for w in generation.unreported_warnings()] == ["second"]
+    assert [w.message for w in generation.warnings] == ["first", "second"]

@@ -210,6 +210,7 @@ class Generation(AsyncIterator[GeneratedImage]):
         self._backend = backend
         self._source: AsyncIterator[GeneratedImage | GenerationWarning] | None = None
         self._finished = False
+        self._reported = 0
 
     def add_warning(self, warning: GenerationWarning) -> None:
         """Record a warning, or raise it as an error in strict mode.
@@ -225,6 +226,11 @@ class Generation(AsyncIterator[GeneratedImage]):
                 backend=self._backend.name,
             )
         self.warnings.append(warning)
+
+    def unreported_warnings(self) -> list[GenerationWarning]:
+        """The warnings added since the last call, for consumers that report as they go."""
+        new, self._reported = self.warnings[self._reported :], len(self.warnings)
+        return new
 
     def __aiter__(self) -> Self:
         return self

@@ -366,21 +366,20 @@ async def _run(backend: ImageBackend[Any], request: ImageRequest, args: argparse
     written = 0
     async with backend, _Downloader(args.max_bytes) as downloader:
         generation = backend.generate(request, strict=args.strict)
-        warned = _print_new_warnings(generation, 0)
+        _print_new_warnings(generation)
         async for image in generation:
-            warned = _print_new_warnings(generation, warned)
+            _print_new_warnings(generation)
             data, media_type = await downloader.content(image)
             path = write_image(args.out, f"{stem}-{image.index + 1}", data, media_type)
             print(path, flush=True)
             written += 1
-        _print_new_warnings(generation, warned)
+        _print_new_warnings(generation)
     return written
 
 
-def _print_new_warnings(generation: Generation, already: int) -> int:
-    for warning in generation.warnings[already:]:
+def _print_new_warnings(generation: Generation) -> None:
+    for warning in generation.unreported_warnings():
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
-    return len(generation.warnings)
 
 
 class _Downloader:

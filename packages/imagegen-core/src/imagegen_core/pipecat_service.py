@@ -73,6 +73,7 @@ from imagegen_core.pipecat_settings import (
     ImageGenUpdateSettingsFrame,
     coerce_delta,
     fill_unset,
+    not_given,
 )
 from imagegen_core.pipecat_stream import Arrived, Rendered, RenderStream
 from imagegen_core.redaction import redact
@@ -93,6 +94,7 @@ __all__ = [
     "NotGivenType",
     "given",
     "is_given",
+    "not_given",
 ]
 
 SettingsT = TypeVar("SettingsT", bound=ImageGenSettings)
@@ -310,11 +312,10 @@ class BackendImageGenServiceBase(ImageGenService, Generic[SettingsT]):
         stream = RenderStream(generation, self._render)
         self._streams[stream] = interruptible
         waiting_for_first = True
-        warned = 0
         await self.start_ttfb_metrics()
         try:
             async for event in stream:
-                warned = self._log_warnings(generation, warned)
+                self._log_warnings(generation)
                 if isinstance(event, Arrived):
                     if waiting_for_first:
                         waiting_for_first = False
@@ -332,7 +333,7 @@ class BackendImageGenServiceBase(ImageGenService, Generic[SettingsT]):
                 await compat.cancel_ttfb_metrics(self)
             self._streams.pop(stream, None)
             await stream.cancel()
-            self._log_warnings(generation, warned)
+            self._log_warnings(generation)
         if not stream.cancel_requested:
             await compat.mark_usable(self)
 
@@ -490,10 +491,9 @@ class BackendImageGenServiceBase(ImageGenService, Generic[SettingsT]):
         message = redact(str(error), self._backend.secret_values())
         await compat.push_error(self, message, exception=error, policy=policy)
 
-    def _log_warnings(self, generation: Generation, already: int) -> int:
-        for warning in generation.warnings[already:]:
+    def _log_warnings(self, generation: Generation) -> None:
+        for warning in generation.unreported_warnings():
             logger.warning(f"{self}: {warning}")
-        return len(generation.warnings)
 
 
 class BackendImageGenService(BackendImageGenServiceBase[BackendImageGenSettings]):
