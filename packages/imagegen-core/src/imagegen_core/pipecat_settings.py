@@ -25,12 +25,17 @@ __all__ = [
     "ImageGenUpdateSettingsFrame",
     "coerce_delta",
     "fill_unset",
+    "not_given",
 ]
 
 SettingsT = TypeVar("SettingsT", bound=ImageGenSettings)
 
 
-def _not_given() -> Any:
+def not_given() -> Any:
+    """Default factory of a settings field that is ``NOT_GIVEN`` unless set (delta mode).
+
+    ``steps: int | NotGivenType | None = field(default_factory=not_given)``
+    """
     return NOT_GIVEN
 
 
@@ -56,13 +61,13 @@ class BackendImageGenSettings(ImageGenSettings):
         extra: Backend-specific inputs, passed through as request options.
     """
 
-    num_images: int | NotGivenType | None = field(default_factory=_not_given)
-    aspect_ratio: str | NotGivenType | None = field(default_factory=_not_given)
-    size: str | tuple[int, int] | NotGivenType | None = field(default_factory=_not_given)
-    seed: int | NotGivenType | None = field(default_factory=_not_given)
-    negative_prompt: str | NotGivenType | None = field(default_factory=_not_given)
-    output_format: str | NotGivenType | None = field(default_factory=_not_given)
-    quality: int | NotGivenType | None = field(default_factory=_not_given)
+    num_images: int | NotGivenType | None = field(default_factory=not_given)
+    aspect_ratio: str | NotGivenType | None = field(default_factory=not_given)
+    size: str | tuple[int, int] | NotGivenType | None = field(default_factory=not_given)
+    seed: int | NotGivenType | None = field(default_factory=not_given)
+    negative_prompt: str | NotGivenType | None = field(default_factory=not_given)
+    output_format: str | NotGivenType | None = field(default_factory=not_given)
+    quality: int | NotGivenType | None = field(default_factory=not_given)
 
 
 @dataclass

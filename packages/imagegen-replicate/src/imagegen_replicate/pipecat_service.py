@@ -38,11 +38,11 @@ from pydantic import JsonValue, SecretStr
 
 from imagegen_core import Capabilities, ErrorKind, ImageGenError, ImageRequest, OutputFormat
 from imagegen_core.pipecat_service import (
-    NOT_GIVEN,
     BackendImageGenServiceBase,
     ImageGenSettings,
     NotGivenType,
     given,
+    not_given,
 )
 from imagegen_replicate.backend import ReplicateBackend
 from imagegen_replicate.models import DEFAULT_MODEL, ModelRef, profile_for
@@ -60,11 +60,6 @@ _SET_ELSEWHERE = {
     "model": "Settings.model",
 }
 """Backend settings that have a parameter (or service setting) of their own."""
-
-
-def _not_given() -> Any:
-    # Delta-mode default: a settings field nobody gave is left as it is.
-    return NOT_GIVEN
 
 
 @dataclass
@@ -91,15 +86,15 @@ class ReplicateImageGenSettings(ImageGenSettings):
         megapixels: Approximate size, ``"1"`` or ``"0.25"`` for flux-schnell.
     """
 
-    aspect_ratio: str | NotGivenType | None = field(default_factory=_not_given)
-    num_outputs: int | NotGivenType | None = field(default_factory=_not_given)
-    num_inference_steps: int | NotGivenType | None = field(default_factory=_not_given)
-    seed: int | NotGivenType | None = field(default_factory=_not_given)
-    output_format: str | NotGivenType | None = field(default_factory=_not_given)
-    output_quality: int | NotGivenType | None = field(default_factory=_not_given)
-    disable_safety_checker: bool | NotGivenType | None = field(default_factory=_not_given)
-    go_fast: bool | NotGivenType | None = field(default_factory=_not_given)
-    megapixels: str | NotGivenType | None = field(default_factory=_not_given)
+    aspect_ratio: str | NotGivenType | None = field(default_factory=not_given)
+    num_outputs: int | NotGivenType | None = field(default_factory=not_given)
+    num_inference_steps: int | NotGivenType | None = field(default_factory=not_given)
+    seed: int | NotGivenType | None = field(default_factory=not_given)
+    output_format: str | NotGivenType | None = field(default_factory=not_given)
+    output_quality: int | NotGivenType | None = field(default_factory=not_given)
+    disable_safety_checker: bool | NotGivenType | None = field(default_factory=not_given)
+    go_fast: bool | NotGivenType | None = field(default_factory=not_given)
+    megapixels: str | NotGivenType | None = field(default_factory=not_given)
 
     _aliases: ClassVar[dict[str, str]] = {
         "num_images": "num_outputs",
