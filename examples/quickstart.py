@@ -36,8 +36,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from imagegen_core import ImageGenError
 from imagegen_core.cli_files import prompt_stem, write_image
-from imagegen_replicate import ReplicateImageGenService
-from imagegen_replicate.settings import TOKEN_ENV_VAR
+from imagegen_replicate import TOKEN_ENV_VAR, ReplicateImageGenService
 
 try:  # Pipecat 1.3 and later
     from pipecat.pipeline.worker import PipelineWorker as PipelineTask

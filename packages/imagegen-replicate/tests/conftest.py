@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from imagegen_replicate import ReplicateBackend, ReplicateSettings
-from imagegen_replicate.settings import BASE_URL_ENV_VAR, TOKEN_ENV_VAR
+from imagegen_replicate import BASE_URL_ENV_VAR, TOKEN_ENV_VAR, ReplicateBackend, ReplicateSettings
 from imagegen_testing.emulator import Latency, ReplicateEmulator
 
 FAST: dict[str, Any] = {

@@ -11,7 +11,7 @@ from PIL import Image
 
 from imagegen_core import ImageRequest, WarningKind
 from imagegen_replicate import ReplicateBackend
-from imagegen_replicate.transport import ReplicateTransport
+from imagegen_replicate._transport import ReplicateTransport
 from imagegen_testing.emulator import (
     DEFAULT_DEPLOYMENT,
     FLUX_SCHNELL,

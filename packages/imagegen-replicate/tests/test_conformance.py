@@ -16,7 +16,7 @@ the failure and cancellation scenarios skip and keep their emulator cassettes.
 
 from __future__ import annotations
 
-from imagegen_replicate.models import FLUX_SCHNELL
+from imagegen_replicate._models import FLUX_SCHNELL
 from imagegen_testing.conformance import BackendConformance, ReplicateCassettes
 
 

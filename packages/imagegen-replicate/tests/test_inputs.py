@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from imagegen_core import Capabilities, ImageRequest, OutputFormat
-from imagegen_replicate.inputs import build_inputs, expected_outputs
-from imagegen_replicate.models import DEFAULT_MODEL, ModelRef, profile_for
+from imagegen_replicate._inputs import build_inputs, expected_outputs
+from imagegen_replicate._models import DEFAULT_MODEL, ModelRef, profile_for
 
 FLUX = profile_for(ModelRef.parse(DEFAULT_MODEL))
 GENERIC = profile_for(ModelRef.parse("someone/some-model"))

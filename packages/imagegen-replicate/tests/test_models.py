@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from imagegen_core import Capabilities, OutputFormat
-from imagegen_replicate.models import (
+from imagegen_replicate._models import (
     DEFAULT_MODEL,
     FLUX_SCHNELL_ASPECT_RATIOS,
     GENERIC_CAPABILITIES,

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from imagegen_replicate.outputs import (
+from imagegen_replicate._outputs import (
     OutputFile,
     UnexpectedOutput,
     output_files,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from imagegen_core import ErrorKind
-from imagegen_replicate.problems import (
+from imagegen_replicate._problems import (
     error_for_status,
     kind_for_status,
     parse_problem,

@@ -9,7 +9,7 @@ from types import ModuleType
 import pytest
 from PIL import Image
 
-from imagegen_replicate.settings import BASE_URL_ENV_VAR, TOKEN_ENV_VAR
+from imagegen_replicate import BASE_URL_ENV_VAR, TOKEN_ENV_VAR
 from imagegen_testing.emulator import ReplicateEmulator
 
 QUICKSTART = Path(__file__).resolve().parents[3] / "examples" / "quickstart.py"

@@ -13,8 +13,12 @@ import pytest
 from pipecat.frames.frames import ErrorFrame, TextFrame
 
 from imagegen_core import ImageGenError, ImageRequest
-from imagegen_replicate import ReplicateBackend, ReplicateImageGenService, ReplicateSettings
-from imagegen_replicate.settings import TOKEN_ENV_VAR
+from imagegen_replicate import (
+    TOKEN_ENV_VAR,
+    ReplicateBackend,
+    ReplicateImageGenService,
+    ReplicateSettings,
+)
 from imagegen_testing.emulator import Fault, ReplicateEmulator, Route
 
 from .conftest import FAST, answer_before_done

@@ -8,8 +8,13 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from imagegen_core import ErrorKind, ImageGenError
-from imagegen_replicate import ReplicateBackend, ReplicateSettings
-from imagegen_replicate.settings import BASE_URL_ENV_VAR, DEFAULT_BASE_URL, TOKEN_ENV_VAR
+from imagegen_replicate import (
+    BASE_URL_ENV_VAR,
+    DEFAULT_BASE_URL,
+    TOKEN_ENV_VAR,
+    ReplicateBackend,
+    ReplicateSettings,
+)
 
 SECRET = "r8_SettingsTestSecretValue123456789"
 

@@ -10,7 +10,7 @@ from tenacity import AsyncRetrying, RetryCallState
 
 from imagegen_core import ErrorKind, ImageGenError
 from imagegen_replicate import ReplicateSettings
-from imagegen_replicate.transport import ReplicateTransport, _should_retry, same_origin
+from imagegen_replicate._transport import ReplicateTransport, _should_retry, same_origin
 
 BASE = "https://api.replicate.com/v1"
 

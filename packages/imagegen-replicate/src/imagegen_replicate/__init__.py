@@ -12,14 +12,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from imagegen_replicate._models import DEFAULT_MODEL, ModelRef
+from imagegen_replicate._settings import (
+    BASE_URL_ENV_VAR,
+    DEFAULT_BASE_URL,
+    TOKEN_ENV_VAR,
+    ReplicateSettings,
+)
 from imagegen_replicate.backend import ReplicateBackend
-from imagegen_replicate.models import DEFAULT_MODEL, ModelRef
-from imagegen_replicate.settings import DEFAULT_BASE_URL, TOKEN_ENV_VAR, ReplicateSettings
 
 if TYPE_CHECKING:
     from imagegen_replicate.pipecat_service import ReplicateImageGenService
 
 __all__ = [
+    "BASE_URL_ENV_VAR",
     "DEFAULT_BASE_URL",
     "DEFAULT_MODEL",
     "TOKEN_ENV_VAR",

@@ -53,16 +53,16 @@ from imagegen_core import (
     ImageRequest,
     finish_cleanup,
 )
-from imagegen_replicate.inputs import build_inputs, expected_outputs
-from imagegen_replicate.models import ModelRef, profile_for
-from imagegen_replicate.outputs import (
+from imagegen_replicate._inputs import build_inputs, expected_outputs
+from imagegen_replicate._models import ModelRef, profile_for
+from imagegen_replicate._outputs import (
     OutputFile,
     UnexpectedOutput,
     output_files,
     to_generated_image,
 )
-from imagegen_replicate.settings import TOKEN_ENV_VAR, ReplicateSettings
-from imagegen_replicate.transport import ReplicateTransport
+from imagegen_replicate._settings import TOKEN_ENV_VAR, ReplicateSettings
+from imagegen_replicate._transport import ReplicateTransport
 
 __all__ = ["ReplicateBackend"]
 

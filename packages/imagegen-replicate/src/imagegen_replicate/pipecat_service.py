@@ -44,9 +44,9 @@ from imagegen_core.pipecat_service import (
     given,
     not_given,
 )
+from imagegen_replicate._models import DEFAULT_MODEL, ModelRef, profile_for
+from imagegen_replicate._settings import ReplicateSettings
 from imagegen_replicate.backend import ReplicateBackend
-from imagegen_replicate.models import DEFAULT_MODEL, ModelRef, profile_for
-from imagegen_replicate.settings import ReplicateSettings
 
 __all__ = ["ReplicateImageGenService", "ReplicateImageGenSettings"]
 

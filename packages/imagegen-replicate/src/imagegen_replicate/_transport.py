@@ -57,9 +57,9 @@ from tenacity import (
 from imagegen_core import ErrorKind, ImageGenError, redact
 from imagegen_core.downloads import download
 from imagegen_core.http_limits import read_capped
-from imagegen_replicate.models import ModelRef
-from imagegen_replicate.problems import error_for_status
-from imagegen_replicate.settings import ReplicateSettings
+from imagegen_replicate._models import ModelRef
+from imagegen_replicate._problems import error_for_status
+from imagegen_replicate._settings import ReplicateSettings
 
 __all__ = ["MAX_REPLY_BYTES", "ReplicateTransport", "same_origin", "user_agent"]
 

@@ -17,7 +17,7 @@ from pydantic import Field, JsonValue, SecretStr, field_validator, model_validat
 
 from imagegen_core import BackendSettings, Capabilities
 from imagegen_core.downloads import DEFAULT_MAX_DOWNLOAD_BYTES
-from imagegen_replicate.models import DEFAULT_MODEL, ModelRef
+from imagegen_replicate._models import DEFAULT_MODEL, ModelRef
 
 __all__ = [
     "BASE_URL_ENV_VAR",

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from pydantic import JsonValue
 
 from imagegen_core import ImageRequest, OutputFormat
-from imagegen_replicate.models import ModelProfile
+from imagegen_replicate._models import ModelProfile
 
 __all__ = ["build_inputs", "expected_outputs", "replicate_format"]
 
