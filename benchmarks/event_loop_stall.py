@@ -2,7 +2,7 @@
 
 A voice bot's event loop also moves audio: a 20 ms audio frame that waits
 behind a 60 ms image decode is an audible glitch. The Pipecat service decodes
-every generated image with :func:`imagegen_core.decoding.decode_image` in a
+every generated image with :func:`imagegen_core.pixels.decode_image` in a
 worker thread. This benchmark measures, in one run on this machine:
 
 * baseline: the same images decoded with Pillow directly on the event loop
@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from PIL import Image
 
 from imagegen_core import ImageSize, OutputFormat
-from imagegen_core.decoding import decode_image
+from imagegen_core.pixels import decode_image
 from imagegen_testing.fake.images import render_test_image
 
 TICK = 0.001

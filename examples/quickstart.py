@@ -35,7 +35,7 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from imagegen_core import ImageGenError
-from imagegen_core.cli_files import prompt_stem, write_image
+from imagegen_core.cli import prompt_stem, write_image
 from imagegen_replicate import TOKEN_ENV_VAR, ReplicateImageGenService
 
 try:  # Pipecat 1.3 and later

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from imagegen_core.plugin_config import (
+from imagegen_core.plugins import ENTRY_POINT_GROUP, reset_plugin_cache
+from imagegen_core.plugins._environment import (
     ENV_BACKEND,
     ENV_DISABLE_PLUGINS,
     ENV_LOAD_PLUGINS,
     ENV_STRICT_PLUGINS,
 )
-from imagegen_core.plugins import ENTRY_POINT_GROUP, reset_plugin_cache
 
 # A complete, working plugin module. ``{name}`` is the backend name. Its images
 # are JSON echoing the settings and options they were made with, or ``url``.
@@ -85,6 +85,7 @@ class PluginInstaller:
     def __init__(self, site: Path) -> None:
         self.site = site
         self.modules: list[str] = []
+        self._groups: dict[Path, dict[str, list[str]]] = {}
         self._tag = uuid.uuid4().hex[:8]
 
     def install(
@@ -95,32 +96,38 @@ class PluginInstaller:
         distribution: str | None = None,
         version: str = "1.0",
         class_name: str | None = None,
+        group: str = ENTRY_POINT_GROUP,
     ) -> InstalledPlugin:
         """Install a distribution whose entry point ``name`` names a module made from ``source``.
 
         ``source`` may use ``{name}`` for the backend's declared name
         (``class_name``, default ``name``). The module name is unique to this
         test so ``sys.modules`` never carries a plugin from one test into another.
+        ``group`` is the entry-point group (the test-double group, say).
         """
         distribution = distribution or f"imagegen-test-{name}"
         module = f"imagegen_throwaway_{self._tag}_{name.replace('-', '_')}_{len(self.modules)}"
         code = textwrap.dedent(source).replace("{name}", class_name or name)
         (self.site / f"{module}.py").write_text(code)
         self.modules.append(module)
-        self._add_entry_point(distribution, version, name, module)
+        self._add_entry_point(distribution, version, name, module, group)
         return InstalledPlugin(name, distribution, module)
 
-    def _add_entry_point(self, distribution: str, version: str, name: str, value: str) -> None:
+    def _add_entry_point(
+        self, distribution: str, version: str, name: str, value: str, group: str
+    ) -> None:
         dist_info = self.site / f"{distribution.replace('-', '_')}-{version}.dist-info"
         dist_info.mkdir(exist_ok=True)
         (dist_info / "METADATA").write_text(
             f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n"
         )
-        entry_points = dist_info / "entry_points.txt"
-        if not entry_points.exists():
-            entry_points.write_text(f"[{ENTRY_POINT_GROUP}]\n")
-        with entry_points.open("a") as file:
-            file.write(f"{name} = {value}\n")
+        groups = self._groups.setdefault(dist_info, {})
+        groups.setdefault(group, []).append(f"{name} = {value}")
+        (dist_info / "entry_points.txt").write_text(
+            "".join(
+                f"[{g}]\n" + "".join(f"{line}\n" for line in lines) for g, lines in groups.items()
+            )
+        )
         importlib.invalidate_caches()
 
 

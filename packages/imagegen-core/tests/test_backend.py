@@ -20,7 +20,7 @@ from imagegen_core import (
     ImageGenError,
     ImageRequest,
 )
-from imagegen_core.redaction import REDACTED
+from imagegen_core._redaction import REDACTED
 from imagegen_testing.fake import FakeBackend
 
 SECRET = "sk-live-0123456789abcdef"

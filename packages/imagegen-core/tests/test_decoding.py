@@ -10,8 +10,8 @@ import zlib
 import pytest
 from PIL import Image
 
-from imagegen_core.decoding import DEFAULT_MAX_PIXELS, PIXEL_MODES, channels_of, decode_image
-from imagegen_core.errors import ErrorKind, ImageGenError
+from imagegen_core._decoding import DEFAULT_MAX_PIXELS, PIXEL_MODES, channels_of, decode_image
+from imagegen_core._errors import ErrorKind, ImageGenError
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **params: object) -> bytes:

@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from imagegen_core import ErrorKind, ImageGenError, redact
-from imagegen_core.redaction import REDACTED
+from imagegen_core._redaction import REDACTED
 
 
 @pytest.mark.parametrize("kind", list(ErrorKind))

@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from imagegen_core.downloads import describe_url, download
-from imagegen_core.errors import ErrorKind, ImageGenError
+from imagegen_core._downloads import describe_url, download
+from imagegen_core._errors import ErrorKind, ImageGenError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from imagegen_core.http_limits import read_capped, retry_after_seconds
+from imagegen_core._http_limits import read_capped, retry_after_seconds
 
 NOW = 1_700_000_000.0
 

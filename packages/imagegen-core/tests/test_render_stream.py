@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from imagegen_core import ErrorKind, GeneratedImage, ImageGenError, ImageRequest
-from imagegen_core.pipecat_stream import Arrived, Rendered, RenderStream
+from imagegen_core._render_stream import Arrived, Rendered, RenderStream
 from imagegen_testing.fake import FakeBackend
 
 

@@ -14,7 +14,7 @@ from imagegen_core import (
     ImageSize,
     OutputFormat,
 )
-from imagegen_core.request import parse_aspect_ratio
+from imagegen_core._request import parse_aspect_ratio
 
 
 def rejected(**fields: Any) -> str:

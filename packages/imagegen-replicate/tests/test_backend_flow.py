@@ -215,7 +215,7 @@ async def test_caller_session_is_used_and_left_open(
 async def test_own_session_is_closed(make_settings: MakeSettings) -> None:
     backend = ReplicateBackend(make_settings())
     await backend.generate(ImageRequest(prompt="x")).collect()
-    session = backend._session
+    session = backend._sessions._own
     assert session is not None
     assert not session.closed
     await backend.aclose()

@@ -17,7 +17,7 @@ from pipecat.frames.frames import (
 )
 
 from imagegen_core import ErrorKind, ImageGenError, OutputFormat
-from imagegen_core.pipecat_service import ImageGenUpdateSettingsFrame, is_given
+from imagegen_core.pipecat import ImageGenUpdateSettingsFrame, is_given
 from imagegen_replicate import BASE_URL_ENV_VAR, TOKEN_ENV_VAR, ReplicateImageGenService
 from imagegen_testing.emulator import (
     DEFAULT_DEPLOYMENT,

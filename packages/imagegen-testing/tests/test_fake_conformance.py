@@ -9,6 +9,7 @@ from imagegen_testing.fake import FakeBackend
 
 class TestFakeConformance(BackendConformance):
     backend = "fake"
+    test_double = True
     backend_settings = {"pixels": 64 * 64}
     invalid_auth_settings = {"api_key": "wrong-key-0000"}
     failure_settings = {"fail_with": ErrorKind.SERVER}

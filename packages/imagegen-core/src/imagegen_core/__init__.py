@@ -1,38 +1,51 @@
 """imagegen-core: one image-generation protocol, many backends, one Pipecat service.
 
-Importing this package never imports Pipecat; the Pipecat service lives in
-:mod:`imagegen_core.pipecat_service` and is imported only when asked for.
+This module is the protocol's front door: everything a backend author or an
+app builder needs is exported here, and the modules behind it are private.
+Three public subpackages/modules sit beside it, each a layer of its own:
+
+- :mod:`imagegen_core.plugins`: finding and choosing backends (entry points);
+- :mod:`imagegen_core.pipecat`: the Pipecat service (needs the ``pipecat``
+  extra; the only place that imports Pipecat);
+- :mod:`imagegen_core.http` and :mod:`imagegen_core.pixels`: helpers for
+  backends (capped downloads, ``Retry-After``, session ownership) and for
+  decoding images to pixels;
+- :mod:`imagegen_core.cli`: the ``imagegen`` command.
+
+Importing this package never imports Pipecat, aiohttp or Pillow.
 """
 
-from imagegen_core.backend import BackendSettings, Generation, ImageBackend
-from imagegen_core.cancellation import DEFAULT_CLEANUP_TIMEOUT, finish_cleanup
-from imagegen_core.capabilities import Capabilities
-from imagegen_core.errors import ErrorKind, ImageGenError
-from imagegen_core.hookspecs import hookimpl
+from imagegen_core._backend import BackendSettings, Generation, ImageBackend
+from imagegen_core._cancellation import DEFAULT_CLEANUP_TIMEOUT, finish_cleanup
+from imagegen_core._capabilities import Capabilities
+from imagegen_core._errors import ErrorKind, ImageGenError
+from imagegen_core._redaction import REDACTED, redact
+from imagegen_core._request import (
+    MAX_IMAGES_PER_REQUEST,
+    MAX_PROMPT_LENGTH,
+    ImageRequest,
+    ImageSize,
+    OutputFormat,
+    parse_aspect_ratio,
+)
+from imagegen_core._results import GeneratedImage, GenerationWarning, WarningKind, decode_data_url
 from imagegen_core.plugins import (
     ENTRY_POINT_GROUP,
     BackendInfo,
     PluginError,
     available_backends,
     create_backend,
+    hookimpl,
     load_backend_class,
     reset_plugin_cache,
 )
-from imagegen_core.redaction import redact
-from imagegen_core.request import (
-    MAX_IMAGES_PER_REQUEST,
-    MAX_PROMPT_LENGTH,
-    ImageRequest,
-    ImageSize,
-    OutputFormat,
-)
-from imagegen_core.results import GeneratedImage, GenerationWarning, WarningKind, decode_data_url
 
 __all__ = [
     "DEFAULT_CLEANUP_TIMEOUT",
     "ENTRY_POINT_GROUP",
     "MAX_IMAGES_PER_REQUEST",
     "MAX_PROMPT_LENGTH",
+    "REDACTED",
     "BackendInfo",
     "BackendSettings",
     "Capabilities",
@@ -47,12 +60,14 @@ __all__ = [
     "OutputFormat",
     "PluginError",
     "WarningKind",
+    "__version__",
     "available_backends",
     "create_backend",
     "decode_data_url",
     "finish_cleanup",
     "hookimpl",
     "load_backend_class",
+    "parse_aspect_ratio",
     "redact",
     "reset_plugin_cache",
 ]

@@ -19,11 +19,12 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from imagegen_core.capabilities import Capabilities
-from imagegen_core.errors import ErrorKind, ImageGenError
-from imagegen_core.redaction import redact
-from imagegen_core.request import ImageRequest
-from imagegen_core.results import GeneratedImage, GenerationWarning
+from imagegen_core._capabilities import Capabilities
+from imagegen_core._errors import ErrorKind, ImageGenError
+from imagegen_core._redaction import redact
+from imagegen_core._request import ImageRequest
+from imagegen_core._results import GeneratedImage, GenerationWarning
+from imagegen_core._validation import describe_validation
 
 __all__ = ["BackendSettings", "Generation", "ImageBackend"]
 
@@ -100,7 +101,7 @@ class ImageBackend(ABC, Generic[SettingsT]):
             validated = self.settings_model.model_validate(settings)
         except ValidationError as exc:
             raise ImageGenError(
-                f"invalid settings for backend {self.name!r}: {_describe_validation(exc)}",
+                f"invalid settings for backend {self.name!r}: {describe_validation(exc)}",
                 kind=ErrorKind.INVALID_REQUEST,
                 backend=self.name,
             ) from None
@@ -279,14 +280,7 @@ class Generation(AsyncIterator[GeneratedImage]):
         message = redact(exc.message, secrets)
         if message == exc.message and exc.backend is not None:
             return exc
-        return ImageGenError(
-            message,
-            kind=exc.kind,
-            retryable=exc.retryable,
-            retry_after=exc.retry_after,
-            backend=exc.backend or self._backend.name,
-            status=exc.status,
-        )
+        return exc.copy_with(message=message, backend=exc.backend or self._backend.name)
 
     def _safe_cause(self, exc: ImageGenError) -> BaseException | None:
         """The backend's chained cause, unless its text would reveal a secret."""
@@ -314,12 +308,3 @@ def _is_connectivity_error(exc: Exception) -> bool:
     # importing aiohttp only for this check would add its import time to every
     # backend that does not use it.
     return any(cls.__module__.startswith("aiohttp") for cls in type(exc).__mro__)
-
-
-def _describe_validation(exc: ValidationError, whole: str = "settings") -> str:
-    """Each refused field and why, never the input; ``whole`` names a model-level error."""
-    parts = []
-    for error in exc.errors(include_url=False, include_input=False):
-        where = ".".join(str(p) for p in error["loc"]) or whole
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)

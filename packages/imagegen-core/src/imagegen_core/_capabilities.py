@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from imagegen_core.errors import ErrorKind, ImageGenError
-from imagegen_core.request import ImageRequest, OutputFormat, parse_aspect_ratio
-from imagegen_core.results import GenerationWarning, WarningKind
+from imagegen_core._errors import ErrorKind, ImageGenError
+from imagegen_core._request import ImageRequest, OutputFormat, parse_aspect_ratio
+from imagegen_core._results import GenerationWarning, WarningKind
 
 __all__ = ["Capabilities", "ratio_sort_key"]
 

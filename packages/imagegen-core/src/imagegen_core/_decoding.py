@@ -20,8 +20,8 @@ from types import MappingProxyType
 
 from PIL import Image, UnidentifiedImageError
 
-from imagegen_core.errors import ErrorKind, ImageGenError
-from imagegen_core.request import ImageSize
+from imagegen_core._errors import ErrorKind, ImageGenError
+from imagegen_core._request import ImageSize
 
 __all__ = [
     "DEFAULT_BACKGROUND",

@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from imagegen_core.errors import ErrorKind, ImageGenError
-from imagegen_core.http_limits import read_capped, retry_after_seconds
-from imagegen_core.redaction import redact
+from imagegen_core._errors import ErrorKind, ImageGenError
+from imagegen_core._http_limits import read_capped, retry_after_seconds
+from imagegen_core._redaction import redact
 
 __all__ = [
     "DEFAULT_DOWNLOAD_ATTEMPTS",

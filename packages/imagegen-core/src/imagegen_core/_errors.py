@@ -10,6 +10,7 @@ categories so ``ServiceSwitcher`` failover works the same for every backend.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any, Self
 
 __all__ = ["ErrorKind", "ImageGenError"]
 
@@ -91,6 +92,29 @@ class ImageGenError(Exception):
         self.backend = backend
         self.status = status
 
+    def copy_with(self, **changes: Any) -> Self:
+        """A copy of this error with some fields changed: the one way to derive an error.
+
+        Scrubbing a message, marking an error not retryable or filling in the
+        backend's name all go through here, so no field is forgotten when one
+        is added. The copy keeps the error's class; ``retryable`` is kept as
+        it is unless changed (it does not re-default from a changed ``kind``).
+
+        Args:
+            **changes: New values for ``message``, ``kind``, ``retryable``,
+                ``retry_after``, ``backend`` or ``status``.
+
+        Raises:
+            TypeError: A name that is not one of those fields.
+        """
+        unknown = set(changes) - set(_FIELDS)
+        if unknown:
+            raise TypeError(f"ImageGenError has no field {sorted(unknown)[0]!r}")
+        fields = {name: getattr(self, name) for name in _FIELDS} | changes
+        copy = type(self).__new__(type(self))
+        ImageGenError.__init__(copy, fields.pop("message"), **fields)
+        return copy
+
     def __str__(self) -> str:
         prefix = f"[{self.backend}] " if self.backend else ""
         return f"{prefix}{self.kind.value}: {self.message}"
@@ -108,34 +132,15 @@ class ImageGenError(Exception):
     def __reduce__(self) -> tuple[object, ...]:
         # Keyword-only arguments do not survive the default exception pickling;
         # the class travels too, so subclasses keep their type.
-        state = (
-            self.message,
-            self.kind,
-            self.retryable,
-            self.retry_after,
-            self.backend,
-            self.status,
-        )
-        return (_rebuild_error, (type(self), *state))
+        return (_rebuild_error, (type(self), {name: getattr(self, name) for name in _FIELDS}))
 
 
-def _rebuild_error(
-    cls: type[ImageGenError],
-    message: str,
-    kind: ErrorKind,
-    retryable: bool,
-    retry_after: float | None,
-    backend: str | None,
-    status: int | None,
-) -> ImageGenError:
+_FIELDS = ("message", "kind", "retryable", "retry_after", "backend", "status")
+"""The fields that make an error; :meth:`ImageGenError.copy_with` and pickling carry them all."""
+
+
+def _rebuild_error(cls: type[ImageGenError], fields: dict[str, Any]) -> ImageGenError:
     error = cls.__new__(cls)
-    ImageGenError.__init__(
-        error,
-        message,
-        kind=kind,
-        retryable=retryable,
-        retry_after=retry_after,
-        backend=backend,
-        status=status,
-    )
+    state = dict(fields)
+    ImageGenError.__init__(error, state.pop("message"), **state)
     return error

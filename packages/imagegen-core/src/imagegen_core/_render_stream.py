@@ -25,10 +25,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final, Generic, Self, TypeVar
 
-from imagegen_core.backend import Generation
-from imagegen_core.cancellation import DEFAULT_CLEANUP_TIMEOUT
-from imagegen_core.errors import ErrorKind, ImageGenError
-from imagegen_core.results import GeneratedImage
+from imagegen_core._backend import Generation
+from imagegen_core._cancellation import DEFAULT_CLEANUP_TIMEOUT
+from imagegen_core._errors import ErrorKind, ImageGenError
+from imagegen_core._results import GeneratedImage
 
 __all__ = ["Arrived", "RenderStream", "Rendered"]
 

@@ -18,8 +18,9 @@ import pytest
 from PIL import Image
 
 from imagegen_core import Capabilities, OutputFormat
-from imagegen_core.cli import describe_capabilities, main
-from imagegen_core.cli_files import extension_for, prompt_stem, write_image
+from imagegen_core.cli import main
+from imagegen_core.cli._files import extension_for, prompt_stem, write_image
+from imagegen_core.cli._main import describe_capabilities
 
 WRONG_KEY = "sk-wrong-but-secret-123456"
 PNG_BYTES = Image.new("RGB", (8, 4), "teal")
@@ -78,12 +79,14 @@ def test_backends_table_lists_capabilities_and_errors(plugins: Any, run: Any, on
     assert lines[0].split() == ["broken", "imagegen-test-broken", "1.0", "[not", "loaded]"]
     assert "error: importing" in lines[2]
     assert "needs libfoo" in lines[2]
-    assert lines[3].split()[:3] == ["fake", "imagegen-testing", "0.1.0"]
-    assert "up to 4 image(s) per call" in lines[4]
-    assert lines[5].split() == ["good", "imagegen-test-good", "1.2"]
-    assert lines[6].strip() == (
+    assert lines[3].split() == ["good", "imagegen-test-good", "1.2"]
+    assert lines[4].strip() == (
         "up to 2 image(s) per call; any aspect ratio; seed; format chosen by backend"
     )
+    # Test doubles come last, marked, since nothing selects them unless named.
+    assert lines[5].split()[:3] == ["fake", "imagegen-testing", "0.1.0"]
+    assert lines[5].endswith("[test double: used only when named]")
+    assert "up to 4 image(s) per call" in lines[6]
 
 
 def test_backends_json(plugins: Any, run: Any, only: Any) -> None:

@@ -1,32 +1,21 @@
-"""The Pipecat version shims and the failure policy, on whichever Pipecat is installed."""
+"""The Pipecat version shims, on whichever Pipecat is installed."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
-import pytest
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.services.settings import ImageGenSettings
 
 from imagegen_core import ErrorKind, ImageGenError
-from imagegen_core import pipecat_compat as compat
-from imagegen_core.pipecat_settings import (
+from imagegen_core.pipecat import _compat as compat
+from imagegen_core.pipecat._failover import failure_policy
+from imagegen_core.pipecat._settings import (
     BackendImageGenSettings,
     coerce_delta,
     fill_unset,
 )
-
-PERMANENT = {
-    ErrorKind.AUTHENTICATION,
-    ErrorKind.AUTHORIZATION,
-    ErrorKind.INVALID_REQUEST,
-    ErrorKind.RATE_LIMIT,
-    ErrorKind.QUOTA,
-    ErrorKind.CONNECTIVITY,
-    ErrorKind.TIMEOUT,
-    ErrorKind.SERVER,
-}
 
 
 class Recorder(FrameProcessor):
@@ -40,39 +29,10 @@ class Recorder(FrameProcessor):
         self.calls.append((error_msg, kwargs))
 
 
-@pytest.mark.parametrize("kind", list(ErrorKind))
-def test_every_kind_has_a_category_and_a_permanence(kind: ErrorKind) -> None:
-    policy = compat.failure_policy(ImageGenError("x", kind=kind))
-    assert policy.permanent is (kind in PERMANENT)
-    if compat.HAS_ERROR_CATEGORIES:
-        from pipecat.utils.errors import ErrorCategory
-
-        assert policy.category in ErrorCategory.__members__
-
-
-def test_content_refusals_are_the_applications_concern() -> None:
-    policy = compat.failure_policy(ImageGenError("nsfw", kind=ErrorKind.CONTENT_POLICY))
-    assert policy == compat.FailurePolicy("APPLICATION", permanent=False)
-
-
-def test_application_mistakes_never_make_the_service_unusable() -> None:
-    error = ImageGenError("prompt must contain text", kind=ErrorKind.INVALID_REQUEST)
-    assert compat.failure_policy(error).permanent  # from the settings: permanent
-    assert compat.failure_policy(error, caused_by_application=True) == compat.FailurePolicy(
-        "APPLICATION", permanent=False
-    )
-
-
-def test_time_outs_are_reported_as_connectivity() -> None:
-    assert compat.failure_policy(ImageGenError("slow", kind=ErrorKind.TIMEOUT)).category == (
-        "CONNECTIVITY"
-    )
-
-
 async def test_push_error_passes_what_the_installed_pipecat_understands() -> None:
     processor = Recorder()
     error = ImageGenError("down", kind=ErrorKind.SERVER)
-    await compat.push_error(processor, "down", exception=error, policy=compat.failure_policy(error))
+    await compat.push_error(processor, "down", exception=error, policy=failure_policy(error))
     [(message, kwargs)] = processor.calls
     assert message == "down"
     assert kwargs["exception"] is error
@@ -88,9 +48,7 @@ async def test_push_error_passes_what_the_installed_pipecat_understands() -> Non
 async def test_a_passing_error_is_pushed_without_forcing_permanence() -> None:
     processor = Recorder()
     error = ImageGenError("refused", kind=ErrorKind.CONTENT_POLICY)
-    await compat.push_error(
-        processor, "refused", exception=error, policy=compat.failure_policy(error)
-    )
+    await compat.push_error(processor, "refused", exception=error, policy=failure_policy(error))
     [(_, kwargs)] = processor.calls
     assert "force_treat_as_permanent" not in kwargs
 

@@ -42,8 +42,9 @@ from imagegen_core import (
     ImageRequest,
     OutputFormat,
 )
-from imagegen_core import pipecat_compat as compat
-from imagegen_core.pipecat_service import BackendImageGenService, ImageGenUpdateSettingsFrame
+from imagegen_core.pipecat import _compat as compat
+from imagegen_core.pipecat._failover import failure_policy
+from imagegen_core.pipecat._service import BackendImageGenService, ImageGenUpdateSettingsFrame
 from imagegen_testing.fake import FakeBackend
 from imagegen_testing.pipecat_run import error_frames as errors
 from imagegen_testing.pipecat_run import image_frames as images
@@ -182,7 +183,7 @@ async def test_transparency_is_flattened_onto_white_unless_the_mode_keeps_it(
 
 
 async def test_pixels_are_decoded_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    from imagegen_core import decoding
+    from imagegen_core import _decoding as decoding
 
     loop_thread = threading.get_ident()
     decoded_in: list[int] = []
@@ -191,7 +192,7 @@ async def test_pixels_are_decoded_off_the_event_loop(monkeypatch: pytest.MonkeyP
         decoded_in.append(threading.get_ident())
         return decoding.decode_image(*args, **kwargs)
 
-    monkeypatch.setattr("imagegen_core.pipecat_service.decode_image", recording_decode)
+    monkeypatch.setattr("imagegen_core.pipecat._service.decode_image", recording_decode)
     backend = ScriptedBackend([png((2, 2), (1, 2, 3)), png((2, 2), (4, 5, 6))])
     service = BackendImageGenService(backend=backend, settings=Settings(num_images=2))
     down, _ = await run(service, [TextFrame("two")])
@@ -266,7 +267,7 @@ async def test_the_service_opens_one_session_for_every_download_and_closes_it(
         opened.append(real_session())
         return opened[-1]
 
-    monkeypatch.setattr("imagegen_core.pipecat_service.aiohttp.ClientSession", recording_session)
+    monkeypatch.setattr("imagegen_core.pipecat._service.aiohttp.ClientSession", recording_session)
     urls = [image_server.add(f"/{n}.png", png((2, 2), (1, 2, 3))) for n in ("one", "two")]
     service = BackendImageGenService(backend=ScriptedBackend(urls), settings=Settings(num_images=2))
     down, _ = await run(service, [TextFrame("first"), TextFrame("second")])
@@ -281,7 +282,7 @@ async def test_no_session_is_opened_for_images_sent_as_data(
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("no session was needed")
 
-    monkeypatch.setattr("imagegen_core.pipecat_service.aiohttp.ClientSession", refuse)
+    monkeypatch.setattr("imagegen_core.pipecat._service.aiohttp.ClientSession", refuse)
     service = BackendImageGenService(backend=ScriptedBackend([png((1, 1), (0, 0, 0))]))
     assert len(images((await run(service, [TextFrame("dot")]))[0])) == 1
 
@@ -337,9 +338,7 @@ async def test_failures_become_categorised_error_frames(kind: ErrorKind, categor
     if compat.HAS_ERROR_CATEGORIES:
         assert category_of(error) == category
     if compat.HAS_USABILITY:
-        assert (
-            service.is_usable is not compat.failure_policy(ImageGenError("", kind=kind)).permanent
-        )
+        assert service.is_usable is not failure_policy(ImageGenError("", kind=kind)).permanent
 
 
 async def test_error_frames_carry_no_secret() -> None:

@@ -21,6 +21,7 @@ from imagegen_core import (
     load_backend_class,
     reset_plugin_cache,
 )
+from imagegen_core.plugins import ENV_BACKEND, TEST_ENTRY_POINT_GROUP
 
 RAISES_ON_IMPORT = """
 raise RuntimeError("this plugin is broken at import")
@@ -163,7 +164,65 @@ def test_real_installed_backends_are_listed_alongside(plugins: Any) -> None:
 
     listed = set(names(available_backends()))
 
-    assert {"good", "fake"} <= listed
+    assert {"good", "replicate"} <= listed
+    assert "fake" not in listed  # a test double, listed only when asked for
+    with_doubles = available_backends(include_test_backends=True)
+    assert {info.name: info.test_only for info in with_doubles}["fake"] is True
+
+
+# -- test doubles ------------------------------------------------------------------------
+
+
+def test_a_test_double_is_never_the_only_installed_backend(plugins: Any, only: Any) -> None:
+    plugins.install("good")
+    only("good", "fake")
+
+    assert load_backend_class().name == "good"
+
+
+def test_a_test_double_alone_is_not_chosen_and_not_suggested(plugins: Any, only: Any) -> None:
+    only("fake")
+
+    with pytest.raises(PluginError) as caught:
+        load_backend_class()
+
+    assert caught.value.message.startswith("no imagegen backend is installed")
+    assert "fake" not in caught.value.message
+
+
+def test_several_installed_error_suggests_no_test_double(plugins: Any, only: Any) -> None:
+    plugins.install("one")
+    plugins.install("two")
+    only("one", "two", "fake", "double")
+    plugins.install("double", group=TEST_ENTRY_POINT_GROUP)
+
+    with pytest.raises(PluginError) as caught:
+        load_backend_class()
+
+    assert "(one, two)" in caught.value.message
+    assert "fake" not in caught.value.message
+    assert "double" not in caught.value.message
+
+
+def test_a_test_double_is_selected_when_named(
+    plugins: Any, only: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    installed = plugins.install("double", group=TEST_ENTRY_POINT_GROUP)
+
+    assert load_backend_class("double").__module__ == installed.module
+    monkeypatch.setenv(ENV_BACKEND, "double")
+    assert load_backend_class().__module__ == installed.module
+
+
+def test_a_real_backend_wins_over_a_test_double_of_the_same_name(plugins: Any) -> None:
+    real = plugins.install("twin")
+    plugins.install("twin", group=TEST_ENTRY_POINT_GROUP, distribution="imagegen-test-twin-double")
+
+    assert load_backend_class("twin").__module__ == real.module
+    listed = [
+        info for info in available_backends(include_test_backends=True) if info.name == "twin"
+    ]
+    assert [(info.module, info.test_only) for info in listed] == [(real.module, False)]
 
 
 @pytest.mark.parametrize(
@@ -518,7 +577,7 @@ def test_several_installed_without_a_choice_is_an_error_listing_them(
 
 
 def test_none_installed_is_an_error(plugins: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("imagegen_core.plugins.entry_points", lambda group: [])
+    monkeypatch.setattr("imagegen_core.plugins._registry.entry_points", lambda group: [])
 
     with pytest.raises(PluginError) as caught:
         load_backend_class()

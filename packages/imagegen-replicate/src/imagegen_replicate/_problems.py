@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from imagegen_core import ErrorKind, ImageGenError
-from imagegen_core.http_limits import retry_after_seconds
+from imagegen_core.http import retry_after_seconds
 
 __all__ = ["Problem", "error_for_status", "kind_for_status", "parse_problem", "parse_retry_after"]
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, JsonValue, SecretStr, field_validator, model_validator
 
 from imagegen_core import BackendSettings, Capabilities
-from imagegen_core.downloads import DEFAULT_MAX_DOWNLOAD_BYTES
+from imagegen_core.http import DEFAULT_MAX_DOWNLOAD_BYTES
 from imagegen_replicate._models import DEFAULT_MODEL, ModelRef
 
 __all__ = [

@@ -55,8 +55,7 @@ from tenacity import (
 )
 
 from imagegen_core import ErrorKind, ImageGenError, redact
-from imagegen_core.downloads import download
-from imagegen_core.http_limits import read_capped
+from imagegen_core.http import download, read_capped
 from imagegen_replicate._models import ModelRef
 from imagegen_replicate._problems import error_for_status
 from imagegen_replicate._settings import ReplicateSettings
@@ -349,14 +348,7 @@ def _should_retry(exc: BaseException, *, idempotent: bool) -> bool:
 
 
 def _not_retryable(error: ImageGenError, note: str) -> ImageGenError:
-    return ImageGenError(
-        error.message + note,
-        kind=error.kind,
-        retryable=False,
-        retry_after=error.retry_after,
-        backend=error.backend,
-        status=error.status,
-    )
+    return error.copy_with(message=error.message + note, retryable=False)
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int, what: str) -> bytes:

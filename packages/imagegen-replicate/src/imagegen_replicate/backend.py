@@ -53,6 +53,7 @@ from imagegen_core import (
     ImageRequest,
     finish_cleanup,
 )
+from imagegen_core.http import SessionOwner
 from imagegen_replicate._inputs import build_inputs, expected_outputs
 from imagegen_replicate._models import ModelRef, profile_for
 from imagegen_replicate._outputs import (
@@ -97,8 +98,7 @@ class ReplicateBackend(ImageBackend[ReplicateSettings]):
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         super().__init__(settings)
-        self._session = session
-        self._owns_session = session is None
+        self._sessions = SessionOwner(session, user="the Replicate backend")
 
     @property
     def capabilities(self) -> Capabilities:
@@ -113,21 +113,7 @@ class ReplicateBackend(ImageBackend[ReplicateSettings]):
             yield from_env.get_secret_value()
 
     async def _aclose(self) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-        self._session = None
-
-    def _session_for_use(self) -> aiohttp.ClientSession:
-        if self._session is None or (self._owns_session and self._session.closed):
-            self._session = aiohttp.ClientSession()
-            self._owns_session = True
-        elif self._session.closed:
-            raise ImageGenError(
-                "the aiohttp session given to the Replicate backend is closed",
-                kind=ErrorKind.INVALID_REQUEST,
-                backend=self.name,
-            )
-        return self._session
+        await self._sessions.aclose()
 
     # -- generation -------------------------------------------------------------
 
@@ -155,7 +141,7 @@ class ReplicateBackend(ImageBackend[ReplicateSettings]):
         expected = expected_outputs(inputs, request)
         output_format = inputs.get("output_format")
         run = _Run(
-            transport=ReplicateTransport(self._session_for_use(), settings, base_url, token),
+            transport=ReplicateTransport(self._sessions.get(), settings, base_url, token),
             settings=settings,
             ref=ref,
             output_format=output_format if isinstance(output_format, str) else None,

@@ -1,11 +1,11 @@
 """``ReplicateImageGenService``: the drop-in replacement for the ``pipecat-replicate`` plugin.
 
 It is the core's Pipecat service
-(:class:`~imagegen_core.pipecat_service.BackendImageGenServiceBase`) driving a
+(:class:`~imagegen_core.pipecat.BaseBackendImageGenService`) driving a
 :class:`~imagegen_replicate.ReplicateBackend`, dressed in the old plugin's
 constructor parameters and ``Settings`` names so that apps written for it
 change only their import line. Everything Pipecat-specific comes through
-:mod:`imagegen_core.pipecat_service`; this is the only module of the package
+:mod:`imagegen_core.pipecat`; this is the only module of the package
 that imports it, and ``imagegen_replicate`` imports this one only on demand.
 
 How the old names map:
@@ -37,8 +37,8 @@ import aiohttp
 from pydantic import JsonValue, SecretStr
 
 from imagegen_core import Capabilities, ErrorKind, ImageGenError, ImageRequest, OutputFormat
-from imagegen_core.pipecat_service import (
-    BackendImageGenServiceBase,
+from imagegen_core.pipecat import (
+    BaseBackendImageGenService,
     ImageGenSettings,
     NotGivenType,
     given,
@@ -103,7 +103,7 @@ class ReplicateImageGenSettings(ImageGenSettings):
     """Provider-neutral names a delta may use for these settings."""
 
 
-class ReplicateImageGenService(BackendImageGenServiceBase[ReplicateImageGenSettings]):
+class ReplicateImageGenService(BaseBackendImageGenService[ReplicateImageGenSettings]):
     """Generate images on Replicate from ``TextFrame`` prompts, in a Pipecat pipeline.
 
     Example::

@@ -28,21 +28,23 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from imagegen_core.backend import Generation, ImageBackend, _describe_validation
-from imagegen_core.capabilities import Capabilities, ratio_sort_key
-from imagegen_core.cli_files import prompt_stem, write_image
-from imagegen_core.errors import ErrorKind, ImageGenError
+from imagegen_core._backend import Generation, ImageBackend
+from imagegen_core._capabilities import Capabilities, ratio_sort_key
+from imagegen_core._errors import ErrorKind, ImageGenError
+from imagegen_core._request import ImageRequest
+from imagegen_core._results import GeneratedImage
+from imagegen_core._session import SessionOwner
+from imagegen_core._validation import describe_validation
+from imagegen_core.cli._files import prompt_stem, write_image
 from imagegen_core.plugins import (
     BackendInfo,
     available_backends,
     create_backend,
     load_backend_class,
 )
-from imagegen_core.request import ImageRequest
-from imagegen_core.results import GeneratedImage
 
 if TYPE_CHECKING:
-    import aiohttp
+    pass
 
 __all__ = ["build_parser", "describe_capabilities", "main"]
 
@@ -286,11 +288,14 @@ def _info_json(info: BackendInfo) -> dict[str, Any]:
         "capabilities": capabilities,
         "error": info.error,
         "warnings": list(info.warnings),
+        "test_only": info.test_only,
     }
 
 
 def _backends(args: argparse.Namespace) -> int:
-    infos = available_backends(strict=True if args.strict else None)
+    # Test doubles are listed (last, marked) so `--backend fake` is discoverable,
+    # though nothing selects them unless named.
+    infos = available_backends(strict=True if args.strict else None, include_test_backends=True)
     if args.json:
         print(json.dumps([_info_json(info) for info in infos], indent=2))
         return 0
@@ -302,6 +307,8 @@ def _backends(args: argparse.Namespace) -> int:
         origin = f"{info.distribution} {info.version}".strip()
         summary = describe_capabilities(info.capabilities) if info.capabilities else "-"
         status = "" if info.loaded else "  [not loaded]"
+        if info.test_only:
+            status += "  [test double: used only when named]"
         print(f"{info.name:<{width}}  {origin}{status}")
         print(f"{'':<{width}}  {summary}")
         if info.error is not None:
@@ -343,7 +350,7 @@ def _request(args: argparse.Namespace) -> ImageRequest:
     try:
         return ImageRequest(**fields)
     except ValidationError as exc:
-        detail = _describe_validation(exc, "request").replace("Value error, ", "")
+        detail = describe_validation(exc, "request")
         raise ImageGenError(detail, kind=ErrorKind.INVALID_REQUEST) from None
 
 
@@ -387,27 +394,22 @@ class _Downloader:
 
     def __init__(self, max_bytes: int | None) -> None:
         self._max_bytes = max_bytes
-        self._session: aiohttp.ClientSession | None = None
+        self._sessions = SessionOwner(user="the imagegen command")
 
     async def __aenter__(self) -> _Downloader:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._sessions.aclose()
 
     async def content(self, image: GeneratedImage) -> tuple[bytes, str | None]:
         """The image's bytes and media type, downloading them if it is a link."""
         if image.data is not None:
             return image.data, image.media_type
         # Imported here: only URL outputs need aiohttp, so `imagegen backends` stays quick.
-        import aiohttp
+        from imagegen_core.http import DEFAULT_MAX_DOWNLOAD_BYTES, download
 
-        from imagegen_core.downloads import DEFAULT_MAX_DOWNLOAD_BYTES, download
-
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
         assert image.url is not None  # a GeneratedImage holds data or a url
         limit = DEFAULT_MAX_DOWNLOAD_BYTES if self._max_bytes is None else self._max_bytes
-        fetched = await download(self._session, image.url, max_bytes=limit)
+        fetched = await download(self._sessions.get(), image.url, max_bytes=limit)
         return fetched.data, image.media_type or fetched.media_type

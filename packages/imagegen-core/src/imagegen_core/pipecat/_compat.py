@@ -17,20 +17,19 @@ numbers, and never through a private Pipecat name):
 - Uninterruptible frames were marked with the ``UninterruptibleFrame`` mixin
   before 1.11 and with the ``interruptible`` field since.
 
-It also holds the failure policy (:func:`failure_policy`): how an
-:class:`~imagegen_core.ErrorKind` maps onto Pipecat's vocabulary.
+The failure policy (how an error kind maps onto Pipecat's vocabulary) is not
+a version difference and lives in :mod:`imagegen_core.pipecat._failover`.
 """
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipecat.frames import frames as _frames
 from pipecat.processors.frame_processor import FrameProcessor
 
-from imagegen_core.errors import ErrorKind, ImageGenError
+from imagegen_core.pipecat._failover import FailurePolicy
 
 if TYPE_CHECKING:
     from pipecat.utils.types import NOT_GIVEN, is_given
@@ -52,10 +51,8 @@ __all__ = [
     "HAS_ERROR_CATEGORIES",
     "HAS_USABILITY",
     "NOT_GIVEN",
-    "FailurePolicy",
     "NotGivenType",
     "cancel_ttfb_metrics",
-    "failure_policy",
     "given",
     "is_given",
     "is_interruptible",
@@ -81,58 +78,6 @@ def given(value: _T | NotGivenType) -> _T | None:
     this narrows the type for readers and stays safe if one slips through.
     """
     return value if is_given(value) else None
-
-
-@dataclass(frozen=True, slots=True)
-class FailurePolicy:
-    """How one failure is reported to Pipecat.
-
-    Args:
-        category: Name of the ``ErrorCategory`` member the error frame carries.
-        permanent: Whether the service is unusable after it, so that
-            ``ServiceSwitcherStrategyFailover`` (1.8+) moves to the next service.
-    """
-
-    category: str
-    permanent: bool
-
-
-# Which failures say the *service* is broken, rather than the one request.
-# Backends retry transient failures themselves (with tenacity), so a
-# rate-limit, connectivity, time-out or server error reaching the service means
-# those retries are spent: the provider is down for now, and failing over is
-# what the user wants. Credentials, account and settings failures recur until
-# someone changes something. Content refusals and unknown causes are about the
-# one prompt.
-_POLICY: dict[ErrorKind, FailurePolicy] = {
-    ErrorKind.AUTHENTICATION: FailurePolicy("AUTHENTICATION", permanent=True),
-    ErrorKind.AUTHORIZATION: FailurePolicy("AUTHORIZATION", permanent=True),
-    ErrorKind.INVALID_REQUEST: FailurePolicy("INVALID_REQUEST", permanent=True),
-    ErrorKind.CONTENT_POLICY: FailurePolicy("APPLICATION", permanent=False),
-    ErrorKind.RATE_LIMIT: FailurePolicy("RATE_LIMIT", permanent=True),
-    ErrorKind.QUOTA: FailurePolicy("QUOTA", permanent=True),
-    ErrorKind.CONNECTIVITY: FailurePolicy("CONNECTIVITY", permanent=True),
-    ErrorKind.TIMEOUT: FailurePolicy("CONNECTIVITY", permanent=True),
-    ErrorKind.SERVER: FailurePolicy("SERVER", permanent=True),
-    ErrorKind.CANCELED: FailurePolicy("UNKNOWN", permanent=False),
-    ErrorKind.UNKNOWN: FailurePolicy("UNKNOWN", permanent=False),
-}
-
-_APPLICATION_MISTAKE = FailurePolicy("APPLICATION", permanent=False)
-
-
-def failure_policy(error: ImageGenError, *, caused_by_application: bool = False) -> FailurePolicy:
-    """The category and permanence the service reports ``error`` with.
-
-    Args:
-        error: The failure.
-        caused_by_application: The application sent something unusable (a
-            prompt that is empty or too long, a settings update that does not
-            validate and was therefore not applied): the service itself is fine.
-    """
-    if caused_by_application:
-        return _APPLICATION_MISTAKE
-    return _POLICY[error.kind]
 
 
 def _category(name: str) -> Any:

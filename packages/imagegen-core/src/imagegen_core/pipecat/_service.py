@@ -1,9 +1,9 @@
 """The one Pipecat image service, driving any imagegen backend.
 
 ``TextFrame`` in, one ``URLImageRawFrame`` per generated image out, in the
-order the images finish. Everything Pipecat-specific lives here (and in the
-``pipecat_*`` modules this one imports), so that a Pipecat release that moves
-things breaks one module, never a backend.
+order the images finish. Everything Pipecat-specific lives in this folder,
+:mod:`imagegen_core.pipecat`, so that a Pipecat release that moves things
+breaks one folder, never a backend.
 
 What the service adds on top of a backend:
 
@@ -13,24 +13,24 @@ What the service adds on top of a backend:
   capped in pixel count;
 - errors: :class:`~imagegen_core.ImageGenError` becomes an ``ErrorFrame``
   whose ``ErrorCategory`` and permanence follow
-  :func:`~imagegen_core.pipecat_compat.failure_policy`, so
+  :func:`~imagegen_core.pipecat.failure_policy`, so
   ``ServiceSwitcher`` failover works across backends;
 - cancellation: an interruption or a ``CancelFrame`` cancels the generation
   task, and the backend cancels its remote work before that completes;
 - metrics: TTFB (request sent to first image handed over), processing time;
 - runtime settings through Pipecat's settings-delta mechanism
-  (:class:`~imagegen_core.pipecat_settings.ImageGenUpdateSettingsFrame`).
+  (:class:`~imagegen_core.pipecat._settings.ImageGenUpdateSettingsFrame`).
 
 Pipecat has no usage metric for images (only LLM tokens, STT seconds and TTS
 characters), so no usage metrics are reported.
 
-Subclassing: :class:`BackendImageGenServiceBase` holds all of this and is
+Subclassing: :class:`BaseBackendImageGenService` holds all of this and is
 generic in its settings dataclass; a service with its own settings names
 (``ReplicateImageGenService``) subclasses it and implements
-:meth:`~BackendImageGenServiceBase.default_settings` and
-:meth:`~BackendImageGenServiceBase.build_request`, and may override
-:meth:`~BackendImageGenServiceBase.backend_updates` and
-:meth:`~BackendImageGenServiceBase.failure_policy`.
+:meth:`~BaseBackendImageGenService.default_settings` and
+:meth:`~BaseBackendImageGenService.build_request`, and may override
+:meth:`~BaseBackendImageGenService.backend_updates` and
+:meth:`~BaseBackendImageGenService.failure_policy`.
 """
 
 from __future__ import annotations
@@ -57,45 +57,32 @@ from pipecat.services.image_service import ImageGenService
 from pipecat.services.settings import ServiceSettings
 from pydantic import ValidationError
 
-from imagegen_core import pipecat_compat as compat
-from imagegen_core.backend import BackendSettings, Generation, ImageBackend, _describe_validation
-from imagegen_core.decoding import DEFAULT_MAX_PIXELS, DecodedImage, channels_of, decode_image
-from imagegen_core.downloads import (
+from imagegen_core._backend import BackendSettings, Generation, ImageBackend
+from imagegen_core._decoding import DEFAULT_MAX_PIXELS, DecodedImage, channels_of, decode_image
+from imagegen_core._downloads import (
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_DOWNLOAD_BYTES,
     download,
 )
-from imagegen_core.errors import ErrorKind, ImageGenError
-from imagegen_core.pipecat_compat import NOT_GIVEN, FailurePolicy, NotGivenType, given, is_given
-from imagegen_core.pipecat_settings import (
+from imagegen_core._errors import ErrorKind, ImageGenError
+from imagegen_core._redaction import redact
+from imagegen_core._render_stream import Arrived, Rendered, RenderStream
+from imagegen_core._request import ImageRequest
+from imagegen_core._results import GeneratedImage
+from imagegen_core._session import SessionOwner
+from imagegen_core._validation import describe_validation
+from imagegen_core.pipecat import _compat as compat
+from imagegen_core.pipecat._compat import given
+from imagegen_core.pipecat._failover import FailurePolicy, failure_policy
+from imagegen_core.pipecat._settings import (
     BackendImageGenSettings,
     ImageGenSettings,
     ImageGenUpdateSettingsFrame,
     coerce_delta,
     fill_unset,
-    not_given,
 )
-from imagegen_core.pipecat_stream import Arrived, Rendered, RenderStream
-from imagegen_core.redaction import redact
-from imagegen_core.request import ImageRequest
-from imagegen_core.results import GeneratedImage
 
-__all__ = [
-    "DEFAULT_DOWNLOAD_TIMEOUT",
-    "DEFAULT_MAX_DOWNLOAD_BYTES",
-    "DEFAULT_MAX_PIXELS",
-    "NOT_GIVEN",
-    "BackendImageGenService",
-    "BackendImageGenServiceBase",
-    "BackendImageGenSettings",
-    "FailurePolicy",
-    "ImageGenSettings",
-    "ImageGenUpdateSettingsFrame",
-    "NotGivenType",
-    "given",
-    "is_given",
-    "not_given",
-]
+__all__ = ["BackendImageGenService", "BaseBackendImageGenService"]
 
 SettingsT = TypeVar("SettingsT", bound=ImageGenSettings)
 
@@ -103,7 +90,7 @@ _PROBE_PROMPT = "settings check"
 """Prompt used to check that settings make a valid request before they are accepted."""
 
 
-class BackendImageGenServiceBase(ImageGenService, Generic[SettingsT]):
+class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
     """An image service driving an imagegen backend, generic in its settings dataclass.
 
     Use :class:`BackendImageGenService` unless you are writing a service with
@@ -164,8 +151,7 @@ class BackendImageGenServiceBase(ImageGenService, Generic[SettingsT]):
             raise ValueError("max_download_bytes and max_pixels must be positive")
         self._backend, created = _resolve_backend(backend, backend_settings)
         self._owns_backend = created if close_backend is None else close_backend
-        self._session = aiohttp_session
-        self._owns_session = False
+        self._sessions = SessionOwner(aiohttp_session, user=f"{type(self).__name__}")
         self._strict = strict
         self._pixel_mode = pixel_mode
         self._max_download_bytes = max_download_bytes
@@ -241,13 +227,13 @@ class BackendImageGenServiceBase(ImageGenService, Generic[SettingsT]):
     ) -> FailurePolicy:
         """The ``ErrorCategory`` and permanence an error is reported with.
 
-        The default is :func:`imagegen_core.pipecat_compat.failure_policy`:
+        The default is :func:`imagegen_core.pipecat.failure_policy`:
         credentials, quota, settings and (retries having been spent by the
         backend) rate-limit, connectivity, time-out and server failures make
         the service unusable so ``ServiceSwitcherStrategyFailover`` moves on;
         content refusals, bad prompts and unknown causes do not.
         """
-        return compat.failure_policy(error, caused_by_application=caused_by_application)
+        return failure_policy(error, caused_by_application=caused_by_application)
 
     # -- public state ---------------------------------------------------------------
 
@@ -361,9 +347,7 @@ class BackendImageGenServiceBase(ImageGenService, Generic[SettingsT]):
                 await self._backend.aclose()
             except Exception as exc:
                 logger.warning(f"{self}: closing backend {self._backend.name!r} failed: {exc!r}")
-        if self._owns_session and self._session is not None:
-            session, self._session, self._owns_session = self._session, None, False
-            await session.close()
+        await self._sessions.aclose()
 
     async def _cancel_generations(self, *, interruptible_only: bool) -> None:
         streams = [
@@ -452,7 +436,7 @@ class BackendImageGenServiceBase(ImageGenService, Generic[SettingsT]):
         if data is None:
             url = image.url or ""
             fetched = await download(
-                self._http_session(),
+                self._sessions.get(),
                 url,
                 max_bytes=self._max_download_bytes,
                 client_timeout=self._download_timeout,
@@ -461,12 +445,6 @@ class BackendImageGenServiceBase(ImageGenService, Generic[SettingsT]):
         return await asyncio.to_thread(
             decode_image, data, mode=self._pixel_mode, max_pixels=self._max_pixels
         )
-
-    def _http_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-            self._owns_session = True
-        return self._session
 
     def _frame(self, event: Rendered[DecodedImage]) -> URLImageRawFrame:
         decoded, image = event.result, event.image
@@ -496,7 +474,7 @@ class BackendImageGenServiceBase(ImageGenService, Generic[SettingsT]):
             logger.warning(f"{self}: {warning}")
 
 
-class BackendImageGenService(BackendImageGenServiceBase[BackendImageGenSettings]):
+class BackendImageGenService(BaseBackendImageGenService[BackendImageGenSettings]):
     """Pipecat image service for any imagegen backend, with provider-neutral settings.
 
     Example::
@@ -506,7 +484,7 @@ class BackendImageGenService(BackendImageGenServiceBase[BackendImageGenSettings]
             settings=BackendImageGenService.Settings(aspect_ratio="16:9"),
         )
 
-    See :class:`BackendImageGenServiceBase` for the arguments.
+    See :class:`BaseBackendImageGenService` for the arguments.
     """
 
     Settings = BackendImageGenSettings
@@ -565,7 +543,7 @@ def _value(settings: ServiceSettings, name: str) -> Any:
 
 def _invalid(exc: ValueError, what: str = "invalid request") -> ImageGenError:
     """An ``invalid_request`` error naming each field pydantic refused (never the input)."""
-    detail = _describe_validation(exc, "request") if isinstance(exc, ValidationError) else exc
+    detail = describe_validation(exc, "request") if isinstance(exc, ValidationError) else exc
     return ImageGenError(f"{what}: {detail}", kind=ErrorKind.INVALID_REQUEST)
 
 

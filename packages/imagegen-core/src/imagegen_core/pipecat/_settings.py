@@ -17,7 +17,7 @@ from loguru import logger
 from pipecat.frames.frames import ServiceUpdateSettingsFrame
 from pipecat.services.settings import ImageGenSettings, ServiceSettings
 
-from imagegen_core.pipecat_compat import NOT_GIVEN, NotGivenType, is_given
+from imagegen_core.pipecat._compat import NOT_GIVEN, NotGivenType, is_given
 
 __all__ = [
     "BackendImageGenSettings",

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from imagegen_core.errors import ErrorKind, ImageGenError
+from imagegen_core._errors import ErrorKind, ImageGenError
 
 __all__ = [
     "ENV_BACKEND",

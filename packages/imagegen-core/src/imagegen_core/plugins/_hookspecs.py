@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from imagegen_core.backend import ImageBackend
+    from imagegen_core._backend import ImageBackend
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec", "imagegen_register_backends"]
 

@@ -26,9 +26,9 @@ from typing import Any
 
 import pluggy
 
-from imagegen_core import hookspecs
-from imagegen_core.backend import ImageBackend
-from imagegen_core.redaction import redact
+from imagegen_core._backend import ImageBackend
+from imagegen_core._redaction import redact
+from imagegen_core.plugins import _hookspecs as hookspecs
 
 __all__ = [
     "LoadOutcome",

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from imagegen_core.backend import BackendSettings, ImageBackend
-from imagegen_core.capabilities import Capabilities
-from imagegen_core.plugin_config import (
+from imagegen_core._backend import BackendSettings, ImageBackend
+from imagegen_core._capabilities import Capabilities
+from imagegen_core.plugins._environment import (
     ENV_BACKEND,
     ENV_DISABLE_PLUGINS,
     ENV_LOAD_PLUGINS,
@@ -34,7 +34,7 @@ from imagegen_core.plugin_config import (
     selected_backend_name,
     strict_plugins,
 )
-from imagegen_core.plugin_loader import (
+from imagegen_core.plugins._loader import (
     LoadOutcome,
     describe_exception,
     entry_point_distribution,
@@ -44,6 +44,7 @@ from imagegen_core.plugin_loader import (
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "TEST_ENTRY_POINT_GROUP",
     "BackendInfo",
     "PluginError",
     "available_backends",
@@ -54,6 +55,15 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "imagegen.backends"
 """The entry-point group backend plugins declare themselves in."""
+
+TEST_ENTRY_POINT_GROUP = "imagegen.test_backends"
+"""The entry-point group of test doubles (the testing kit's ``fake``).
+
+A backend here is used only when named explicitly (an argument or
+``IMAGEGEN_BACKEND``); it never counts as "the only installed backend", is
+never suggested, and is listed only when asked for. Installing a testing kit
+next to a real backend therefore changes nothing that production selects.
+A real backend of the same name wins over a test double."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,8 @@ class BackendInfo:
         capabilities: The class's capabilities under default settings, if readable.
         error: Why the backend cannot be used, or why its capabilities are missing.
         warnings: Problems that do not stop the backend working (fatal in strict mode).
+        test_only: The backend is a test double (:data:`TEST_ENTRY_POINT_GROUP`),
+            used only when named.
     """
 
     name: str
@@ -84,6 +96,7 @@ class BackendInfo:
     capabilities: Capabilities | None = None
     error: str | None = None
     warnings: tuple[str, ...] = ()
+    test_only: bool = False
 
     @property
     def loaded(self) -> bool:
@@ -91,12 +104,18 @@ class BackendInfo:
         return self.backend_class is not None
 
 
-def _installed() -> dict[str, list[EntryPoint]]:
-    """Every backend entry point, grouped by name (several per name is a conflict)."""
+def _installed(group: str = ENTRY_POINT_GROUP) -> dict[str, list[EntryPoint]]:
+    """Every entry point of ``group``, grouped by name (several per name is a conflict)."""
     groups: dict[str, list[EntryPoint]] = {}
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+    for entry_point in entry_points(group=group):
         groups.setdefault(entry_point.name, []).append(entry_point)
     return dict(sorted(groups.items()))
+
+
+def _test_doubles(production: Mapping[str, list[EntryPoint]]) -> dict[str, list[EntryPoint]]:
+    """The test doubles whose names no real backend takes."""
+    doubles = _installed(TEST_ENTRY_POINT_GROUP)
+    return {name: claims for name, claims in doubles.items() if name not in production}
 
 
 def _conflict(name: str, claims: list[EntryPoint]) -> str:
@@ -111,7 +130,10 @@ def _conflict(name: str, claims: list[EntryPoint]) -> str:
 
 def _info(entry_point: EntryPoint, **fields: Any) -> BackendInfo:
     distribution, version = entry_point_distribution(entry_point)
-    return BackendInfo(entry_point.name, distribution, version, entry_point.value, **fields)
+    test_only = entry_point.group == TEST_ENTRY_POINT_GROUP
+    return BackendInfo(
+        entry_point.name, distribution, version, entry_point.value, test_only=test_only, **fields
+    )
 
 
 def _listed(entry_point: EntryPoint, outcome: LoadOutcome) -> BackendInfo:
@@ -137,7 +159,9 @@ def _listed(entry_point: EntryPoint, outcome: LoadOutcome) -> BackendInfo:
     )
 
 
-def available_backends(*, strict: bool | None = None) -> list[BackendInfo]:
+def available_backends(
+    *, strict: bool | None = None, include_test_backends: bool = False
+) -> list[BackendInfo]:
     """List the installed backends that the allow- and deny-lists let through.
 
     Each entry point is loaded on its own; one that fails is reported in its
@@ -147,9 +171,12 @@ def available_backends(*, strict: bool | None = None) -> list[BackendInfo]:
     Args:
         strict: Make any load error (or load warning) fatal. None reads
             ``IMAGEGEN_STRICT_PLUGINS``.
+        include_test_backends: Also list the test doubles of
+            :data:`TEST_ENTRY_POINT_GROUP` (marked ``test_only``), after the
+            real backends.
 
     Returns:
-        One entry per entry point, sorted by name.
+        One entry per entry point, sorted by name (real backends first).
 
     Raises:
         PluginError: In strict mode, listing every plugin that failed.
@@ -157,7 +184,9 @@ def available_backends(*, strict: bool | None = None) -> list[BackendInfo]:
     strict = strict_plugins(strict)
     allowed = PluginFilter.from_env()
     infos: list[BackendInfo] = []
-    for name, claims in _installed().items():
+    production = _installed()
+    groups = [production, _test_doubles(production)] if include_test_backends else [production]
+    for name, claims in (item for group in groups for item in group.items()):
         if not allowed.allows(name):
             continue
         if len(claims) > 1:
@@ -179,8 +208,15 @@ def available_backends(*, strict: bool | None = None) -> list[BackendInfo]:
     return infos
 
 
-def _choose(name: str | None, installed: Mapping[str, list[EntryPoint]]) -> str:
-    """Apply the order of choice: argument, environment variable, the only one installed."""
+def _choose(
+    name: str | None,
+    installed: Mapping[str, list[EntryPoint]],
+    doubles: Mapping[str, list[EntryPoint]],
+) -> str:
+    """Apply the order of choice: argument, environment variable, the only one installed.
+
+    Test doubles (``doubles``) are eligible only when named.
+    """
     allowed = PluginFilter.from_env()
     names = [n for n in installed if allowed.allows(n)]
     listing = ", ".join(names) or "none"
@@ -195,7 +231,7 @@ def _choose(name: str | None, installed: Mapping[str, list[EntryPoint]]) -> str:
         refusal = allowed.refusal(name)
         if refusal is not None:
             raise PluginError(f"{refusal}{source}", backend=name)
-        if name not in installed:
+        if name not in installed and name not in doubles:
             raise PluginError(
                 f"no imagegen backend named {name!r} is installed{source}; installed: {listing}",
                 backend=name,
@@ -238,8 +274,9 @@ def load_backend_class(
     """
     strict = strict_plugins(strict)
     installed = _installed()
-    chosen = _choose(name, installed)
-    claims = installed[chosen]
+    doubles = _test_doubles(installed)
+    chosen = _choose(name, installed, doubles)
+    claims = installed.get(chosen) or doubles[chosen]
     if len(claims) > 1:
         raise PluginError(_conflict(chosen, claims), backend=chosen)
     outcome = load_entry_point(claims[0])

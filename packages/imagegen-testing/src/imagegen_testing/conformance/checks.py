@@ -23,8 +23,8 @@ from imagegen_core import (
     ImageRequest,
     ImageSize,
     OutputFormat,
+    parse_aspect_ratio,
 )
-from imagegen_core.request import parse_aspect_ratio
 from imagegen_testing.vcr import find_secrets_in_text
 
 __all__ = [

@@ -176,6 +176,9 @@ class BackendConformance:
 
     backend: ClassVar[str | type[ImageBackend[Any]]]
     """The backend's entry-point name, or its class."""
+    test_double: ClassVar[bool] = False
+    """The backend is a test double, declared in ``imagegen.test_backends`` (used only
+    when named) instead of ``imagegen.backends``. Real backends leave this False."""
     backend_settings: ClassVar[Mapping[str, Any] | BackendSettings] = {}
     """Settings for every test."""
     invalid_auth_settings: ClassVar[Mapping[str, Any] | None] = None
@@ -416,14 +419,22 @@ class BackendConformance:
 
     def test_entry_point_discoverable(self) -> None:
         """The backend is listed by ``available_backends()`` from its entry point, without error."""
-        from imagegen_core.plugins import ENTRY_POINT_GROUP, available_backends
+        from imagegen_core.plugins import (
+            ENTRY_POINT_GROUP,
+            TEST_ENTRY_POINT_GROUP,
+            available_backends,
+        )
 
-        infos = available_backends()
+        group = TEST_ENTRY_POINT_GROUP if self.test_double else ENTRY_POINT_GROUP
+        infos = available_backends(include_test_backends=True)
         mine = [info for info in infos if info.name == self.backend_name]
         installed = ", ".join(sorted({info.name for info in infos})) or "none"
         assert mine, (
-            f"no entry point named {self.backend_name!r} in group {ENTRY_POINT_GROUP!r} "
+            f"no entry point named {self.backend_name!r} in group {group!r} "
             f"(installed: {installed}); declare it in pyproject.toml and reinstall the package"
+        )
+        assert all(info.test_only == self.test_double for info in mine), (
+            f"{self.backend_name!r} must be declared in the {group!r} entry-point group"
         )
         assert len(mine) == 1, f"several distributions claim {self.backend_name!r}: {mine[0].error}"
         info = mine[0]
@@ -684,7 +695,7 @@ class BackendConformance:
         import aiohttp
         from pipecat.frames.frames import TextFrame
 
-        from imagegen_core.pipecat_service import BackendImageGenService
+        from imagegen_core.pipecat import BackendImageGenService
         from imagegen_testing.pipecat_run import error_frames, image_frames, run_service
 
         backend = self.make_backend(imagegen_run)

@@ -1,4 +1,6 @@
-"""Entry-point module of the fake backend (``imagegen.backends: fake``).
+"""Entry-point module of the fake backend: ``imagegen.test_backends: fake``.
+
+It is a test double, in the test-only group: used only when named.
 
 This is all a plugin module needs: one ``@hookimpl`` that registers the class.
 """

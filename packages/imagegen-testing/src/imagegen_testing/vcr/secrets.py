@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imagegen_core.redaction import REDACTED
+from imagegen_core import REDACTED
 
 __all__ = [
     "REDACTED",
