@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from imagegen_replicate import BASE_URL_ENV_VAR, TOKEN_ENV_VAR, ReplicateBackend, ReplicateSettings
 from imagegen_testing.emulator import Latency, ReplicateEmulator
@@ -65,3 +67,20 @@ def make_settings(emulator: ReplicateEmulator) -> MakeSettings:
 async def backend(make_settings: MakeSettings) -> AsyncIterator[ReplicateBackend]:
     async with ReplicateBackend(make_settings()) as created:
         yield created
+
+
+@asynccontextmanager
+async def stand_in_api(app: web.Application) -> AsyncIterator[str]:
+    """Serve ``app`` on a loopback port; yields its ``/v1`` base URL.
+
+    For replies the emulator never sends (other models' output shapes, garbled
+    bodies): a few aiohttp handlers stand in for the API.
+    """
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
+    finally:
+        await runner.cleanup()

@@ -119,7 +119,7 @@ async def test_starting_reply_is_polled_until_done(
 
     async def recording_create(self: ReplicateTransport, *args: Any, **kwargs: Any) -> Any:
         reply = await create(self, *args, **kwargs)
-        create_replies.append(reply["status"])
+        create_replies.append(reply.status)
         return reply
 
     monkeypatch.setattr(ReplicateTransport, "create", recording_create)

@@ -17,7 +17,7 @@ from aiohttp import web
 from imagegen_core import ErrorKind, ImageGenError, ImageRequest
 from imagegen_replicate import ReplicateBackend
 
-from .conftest import FAST
+from .conftest import FAST, stand_in_api
 
 
 def _prediction(output: Any) -> dict[str, Any]:
@@ -44,15 +44,8 @@ async def stand_in() -> AsyncIterator[tuple[str, list[Any]]]:
 
     app = web.Application()
     app.router.add_post("/v1/models/someone/other-model/predictions", create)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}/v1", outputs
-    finally:
-        await runner.cleanup()
+    async with stand_in_api(app) as base_url:
+        yield base_url, outputs
 
 
 def _backend(base_url: str) -> ReplicateBackend:

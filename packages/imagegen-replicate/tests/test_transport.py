@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import aiohttp
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
@@ -11,6 +14,7 @@ from tenacity import AsyncRetrying, RetryCallState
 from imagegen_core import ErrorKind, ImageGenError
 from imagegen_replicate import ReplicateSettings
 from imagegen_replicate._transport import ReplicateTransport, _should_retry, same_origin
+from imagegen_replicate._wire import Prediction, parse_prediction
 
 BASE = "https://api.replicate.com/v1"
 
@@ -62,15 +66,25 @@ async def test_links_are_followed_only_on_the_api_origin() -> None:
     async with aiohttp.ClientSession() as session:
         token = "r8_token_for_tests_only"
         transport = ReplicateTransport(session, ReplicateSettings(), BASE, SecretStr(token))
-        own = {"id": "p1", "urls": {"get": f"{BASE}/predictions/p1?x=1", "cancel": f"{BASE}/c"}}
+        own = _reply(
+            {"id": "p1", "urls": {"get": f"{BASE}/predictions/p1?x=1", "cancel": f"{BASE}/c"}}
+        )
         assert transport.prediction_url(own, "get") == f"{BASE}/predictions/p1?x=1"
         assert transport.prediction_url(own, "cancel") == f"{BASE}/c"
-        foreign = {"id": "p2", "urls": {"get": "https://evil.example/steal"}}
+        foreign = _reply({"id": "p2", "urls": {"get": "https://evil.example/steal"}})
         assert transport.prediction_url(foreign, "get") == f"{BASE}/predictions/p2"
         assert transport.prediction_url(foreign, "cancel") == f"{BASE}/predictions/p2/cancel"
+        without_links = _reply({"id": "p3"})
+        assert transport.prediction_url(without_links, "get") == f"{BASE}/predictions/p3"
+        # A reply without an id is refused where it arrives, before any link is built.
         with pytest.raises(ImageGenError, match="no prediction id"):
-            transport.prediction_url({"urls": {}}, "get")
+            _reply({"urls": {}})
         assert token not in repr(transport)
+
+
+def _reply(fields: dict[str, Any]) -> Prediction:
+    body = json.dumps({"status": "processing", **fields})
+    return parse_prediction(body, status=200, action="polling")
 
 
 def _after_failure(error: BaseException, attempt: int) -> RetryCallState:

@@ -114,12 +114,11 @@ def _location(item: Any) -> str | None:
     if item is None:
         return None
     if isinstance(item, Mapping):
-        url = item.get("url")
-        if url is None:
-            raise UnexpectedOutput(
-                f"an output object has no 'url' (keys: {', '.join(sorted(map(str, item)))})"
-            )
-        item = url
+        if "url" not in item or item["url"] is None:
+            keys = sorted(map(str, item))
+            shown = ", ".join(keys[:5]) + (", ..." if len(keys) > 5 else "")
+            raise UnexpectedOutput(f"an output object has no 'url' (keys: {shown})")
+        item = item["url"]
     if not isinstance(item, str):
         raise UnexpectedOutput(f"an output is a {type(item).__name__}, not a file URL")
     text = item.strip()
@@ -127,8 +126,9 @@ def _location(item: Any) -> str | None:
         return text
     scheme = urlsplit(text).scheme.lower()
     if scheme not in ("http", "https"):
-        shown = text if len(text) <= 80 else text[:77] + "..."
-        raise UnexpectedOutput(f"an output is not an http(s) or data: URL: {shown!r}")
+        # Only the scheme is named: the rest of an untrusted value could be anything.
+        named = f" (its scheme is {scheme!r})" if scheme and len(scheme) <= 16 else ""
+        raise UnexpectedOutput(f"an output is not an http(s) or data: URL{named}")
     return text
 
 

@@ -15,7 +15,6 @@ from this side; the backend still scrubs messages as a second line of defence.
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from http import HTTPStatus
 
 from imagegen_core import ErrorKind, ImageGenError
 from imagegen_core.http import retry_after_seconds
+from imagegen_replicate._wire import parse_problem_json
 
 __all__ = ["Problem", "error_for_status", "kind_for_status", "parse_problem", "parse_retry_after"]
 
@@ -89,18 +89,14 @@ def parse_problem(body: str, content_type: str | None) -> Problem:
     if not text:
         return Problem(None, None)
     looks_json = text.startswith("{") or "json" in (content_type or "").lower()
-    if looks_json:
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-        if isinstance(data, dict):
-            title = _text_field(data.get("title"))
-            detail = _text_field(data.get("detail")) or _text_field(data.get("error"))
-            invalid = _invalid_fields(data.get("invalid_fields"))
-            if invalid:
-                detail = f"{detail}: {invalid}" if detail else invalid
-            return Problem(title, detail)
+    if looks_json and (details := parse_problem_json(text)) is not None:
+        title = _clean(details.title) if details.title else None
+        detail = details.detail or details.error
+        detail = _clean(detail) if detail else None
+        if details.invalid_fields:
+            invalid = _clean("; ".join(f.describe() for f in details.invalid_fields[:10]))
+            detail = f"{detail}: {invalid}" if detail else invalid
+        return Problem(title, detail)
     if "html" in (content_type or "").lower() or text.lstrip().startswith("<"):
         match = _HTML_TITLE.search(text)
         title = _clean(html.unescape(match[1])) if match else None
@@ -175,27 +171,6 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         return value
     lowered = name.lower()
     return next((v for k, v in headers.items() if k.lower() == lowered), None)
-
-
-def _text_field(value: object) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return _clean(value)
-    return None
-
-
-def _invalid_fields(value: object) -> str | None:
-    # Some Replicate 422 replies list the offending inputs; name them.
-    if not isinstance(value, list) or not value:
-        return None
-    parts = []
-    for item in value[:10]:
-        if isinstance(item, dict):
-            field = item.get("field") or item.get("loc")
-            description = item.get("description") or item.get("msg") or item.get("type")
-            parts.append(f"{field}: {description}" if field else str(description))
-        else:
-            parts.append(str(item))
-    return _clean("; ".join(parts))
 
 
 def _clean(text: str) -> str:

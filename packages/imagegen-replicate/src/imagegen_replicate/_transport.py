@@ -38,7 +38,7 @@ import json
 import logging
 import random
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -59,6 +59,7 @@ from imagegen_core.http import download, read_capped
 from imagegen_replicate._models import ModelRef
 from imagegen_replicate._problems import error_for_status
 from imagegen_replicate._settings import ReplicateSettings
+from imagegen_replicate._wire import Prediction, parse_prediction
 
 __all__ = ["MAX_REPLY_BYTES", "ReplicateTransport", "same_origin", "user_agent"]
 
@@ -86,6 +87,13 @@ def same_origin(url: str, base_url: str) -> bool:
     """Whether ``url`` has the scheme, host and port of ``base_url``."""
     a, b = urlsplit(url), urlsplit(base_url)
     return (a.scheme.lower(), a.netloc.lower()) == (b.scheme.lower(), b.netloc.lower())
+
+
+class _Answer(NamedTuple):
+    """A successful reply, not yet read: its status and body."""
+
+    status: int
+    body: bytes
 
 
 class ReplicateTransport:
@@ -129,7 +137,7 @@ class ReplicateTransport:
         *,
         wait_seconds: int,
         abandon: asyncio.Event | None = None,
-    ) -> dict[str, Any]:
+    ) -> Prediction:
         """Create a prediction, holding the reply up to ``wait_seconds`` (sync mode).
 
         Args:
@@ -140,7 +148,10 @@ class ReplicateTransport:
                 being cancelled and only wants to learn what this attempt made.
 
         Returns:
-            The prediction object, in whatever state it reached.
+            The prediction, in whatever state it reached.
+
+        Raises:
+            ImageGenError: The request failed, or its reply is not a prediction.
         """
         settings = self._settings
         headers = {
@@ -148,35 +159,45 @@ class ReplicateTransport:
             "Cancel-After": settings.cancel_after_header(),
             "Content-Type": "application/json",
         }
-        return await self._request(
+        action = f"creating a prediction for {ref}"
+        answer = await self._request(
             "POST",
             f"{self._base_url}/{ref.create_path()}",
             body=ref.create_body(dict(inputs)),
             headers=headers,
             timeout=wait_seconds + settings.request_timeout,
             idempotent=False,
-            action=f"creating a prediction for {ref}",
+            action=action,
             abandon=abandon,
         )
+        return parse_prediction(answer.body, status=answer.status, action=action)
 
-    async def get(self, prediction: Mapping[str, Any]) -> dict[str, Any]:
+    async def get(self, prediction: Prediction) -> Prediction:
         """Fetch the prediction again, through its ``urls.get`` link."""
-        return await self._request(
+        action = f"polling prediction {prediction.id}"
+        answer = await self._request(
             "GET",
             self.prediction_url(prediction, "get"),
             timeout=self._settings.request_timeout,
             idempotent=True,
-            action=f"polling prediction {prediction.get('id')}",
+            action=action,
         )
+        return parse_prediction(answer.body, status=answer.status, action=action)
 
-    async def cancel(self, prediction: Mapping[str, Any]) -> dict[str, Any]:
-        """Ask Replicate to cancel the prediction (``POST .../cancel``)."""
-        return await self._request(
+    async def cancel(self, prediction: Prediction) -> None:
+        """Ask Replicate to cancel the prediction (``POST .../cancel``).
+
+        The reply (the prediction, now being canceled) is not read: a 2xx
+        means Replicate took the request, and nothing in its body would change
+        what the backend does next, so a body that is not a prediction must not
+        turn a cancel that happened into one reported as failed.
+        """
+        await self._request(
             "POST",
             self.prediction_url(prediction, "cancel"),
             timeout=self._settings.request_timeout,
             idempotent=True,
-            action=f"cancelling prediction {prediction.get('id')}",
+            action=f"cancelling prediction {prediction.id}",
         )
 
     async def download(self, url: str) -> bytes:
@@ -196,25 +217,20 @@ class ReplicateTransport:
         )
         return fetched.data
 
-    def prediction_url(self, prediction: Mapping[str, Any], which: str) -> str:
+    def prediction_url(self, prediction: Prediction, which: Literal["get", "cancel"]) -> str:
         """The ``get`` or ``cancel`` link of a prediction, on the API's own origin.
 
         The reply's ``urls`` are used when they point at ``base_url``'s origin;
-        otherwise (or when missing) the link is built from the id, so the token
-        never follows a link to another host.
+        otherwise (or when missing) the link is built from the id (which the
+        reply's model has checked holds nothing that could change the path), so
+        the token never follows a link to another host.
         """
         base_url = self._base_url
-        urls = prediction.get("urls")
-        link = urls.get(which) if isinstance(urls, Mapping) else None
-        if isinstance(link, str) and same_origin(link, base_url):
+        link = prediction.link(which)
+        if link is not None and same_origin(link, base_url):
             return link
-        prediction_id = prediction.get("id")
-        if not isinstance(prediction_id, str) or not prediction_id:
-            raise ImageGenError(
-                "Replicate's reply has no prediction id", kind=ErrorKind.SERVER, backend="replicate"
-            )
         suffix = "/cancel" if which == "cancel" else ""
-        return f"{base_url}/predictions/{prediction_id}{suffix}"
+        return f"{base_url}/predictions/{prediction.id}{suffix}"
 
     # -- machinery ----------------------------------------------------------------
 
@@ -229,7 +245,7 @@ class ReplicateTransport:
         idempotent: bool,
         action: str,
         abandon: asyncio.Event | None = None,
-    ) -> dict[str, Any]:
+    ) -> _Answer:
         data = json.dumps(body).encode() if body is not None else None
         client_timeout = aiohttp.ClientTimeout(total=timeout)
         try:
@@ -246,8 +262,8 @@ class ReplicateTransport:
                         timeout=client_timeout,
                     ) as response:
                         raw = await _read_capped(response, MAX_REPLY_BYTES, "the API reply")
-                        text = raw.decode("utf-8", "replace")
                         if response.status >= 400:
+                            text = raw.decode("utf-8", "replace")
                             error = error_for_status(
                                 response.status, response.headers, text, action=action
                             )
@@ -258,7 +274,7 @@ class ReplicateTransport:
                             ):
                                 error = _not_retryable(error, _DOUBLE_BILL_NOTE)
                             raise error
-                        return _json_object(text, response.status, action)
+                        return _Answer(response.status, raw)
             raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
         except (aiohttp.ClientError, TimeoutError) as exc:
             failure = self._transport_error(exc, action, idempotent=idempotent)
@@ -362,19 +378,3 @@ async def _read_capped(response: aiohttp.ClientResponse, limit: int, what: str) 
         )
 
     return await read_capped(response, limit, too_large)
-
-
-def _json_object(text: str, status: int, action: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise ImageGenError(
-            f"Replicate answered {status} while {action} with something other than a JSON object",
-            kind=ErrorKind.SERVER,
-            retryable=False,
-            backend="replicate",
-            status=status,
-        )
-    return data

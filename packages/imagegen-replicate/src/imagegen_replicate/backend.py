@@ -12,8 +12,12 @@ The life of a generation:
    timeout is a deadline for every request of the generation, retries
    included: a create still being throttled, or a poll still being retried,
    is cut short when it passes.
-   Every reply is checked for output files, and each new file is yielded at
-   once. A sync reply can arrive still ``processing`` but already holding
+   Every reply is read into a typed prediction where it arrives (see
+   ``_wire``): one that is not what the API documents (not JSON, no id, an
+   unknown status, an output that is not files...) ends the generation with a
+   ``server`` error that is not retried. Each reply's output files are checked
+   against those already yielded, and each new file is yielded at once.
+   A sync reply can arrive still ``processing`` but already holding
    every file (often as ``data:`` URLs); then there is nothing left to wait
    for and the generation ends without polling.
 4. On ``succeeded``, report fewer images than asked as a warning and none as
@@ -56,14 +60,10 @@ from imagegen_core import (
 from imagegen_core.http import SessionOwner
 from imagegen_replicate._inputs import build_inputs, expected_outputs
 from imagegen_replicate._models import ModelRef, profile_for
-from imagegen_replicate._outputs import (
-    OutputFile,
-    UnexpectedOutput,
-    output_files,
-    to_generated_image,
-)
+from imagegen_replicate._outputs import OutputFile, UnexpectedOutput, to_generated_image
 from imagegen_replicate._settings import TOKEN_ENV_VAR, ReplicateSettings
 from imagegen_replicate._transport import ReplicateTransport
+from imagegen_replicate._wire import Prediction
 
 __all__ = ["ReplicateBackend"]
 
@@ -71,7 +71,6 @@ _log = logging.getLogger("imagegen.replicate")
 
 T = TypeVar("T")
 
-RUNNING = frozenset({"starting", "processing"})
 _CONTENT_POLICY = re.compile(r"nsfw|safety|content polic|inappropriate|flagged", re.IGNORECASE)
 
 
@@ -166,7 +165,7 @@ class _Run:
         self.settings = settings
         self.ref = ref
         self.output_format = output_format
-        self.prediction: dict[str, Any] | None = None
+        self.prediction: Prediction | None = None
         self.finished = False
         self.deadline = 0.0
 
@@ -208,7 +207,7 @@ class _Run:
                 raise
             raise on_timeout() from None
 
-    async def _create(self, inputs: Mapping[str, Any], wait_seconds: int) -> dict[str, Any]:
+    async def _create(self, inputs: Mapping[str, Any], wait_seconds: int) -> Prediction:
         abandon = asyncio.Event()
         create = asyncio.ensure_future(
             self.transport.create(self.ref, inputs, wait_seconds=wait_seconds, abandon=abandon)
@@ -226,26 +225,26 @@ class _Run:
             )
             raise
 
-    async def _cancel_once_created(self, create: asyncio.Future[dict[str, Any]]) -> None:
+    async def _cancel_once_created(self, create: asyncio.Future[Prediction]) -> None:
         try:
             prediction = await create
         except ImageGenError:
-            return  # nothing was created
-        if prediction.get("status") in RUNNING:
+            return  # nothing was created (or nothing we can tell the id of)
+        if prediction.running:
             self.prediction = prediction
             await self.transport.cancel(prediction)
             self.finished = True
 
     async def _cancel_remote(self, why: str) -> None:
         prediction = self.prediction
-        if self.finished or prediction is None or prediction.get("status") not in RUNNING:
+        if self.finished or prediction is None or not prediction.running:
             return
         self.finished = True
-        _log.info("cancelling prediction %s (%s)", prediction.get("id"), why)
+        _log.info("cancelling prediction %s (%s)", prediction.id, why)
         await finish_cleanup(
             self.transport.cancel(prediction),
             timeout=self.settings.cleanup_timeout,
-            what=f"cancelling Replicate prediction {prediction.get('id')}",
+            what=f"cancelling Replicate prediction {prediction.id}",
         )
 
     async def _follow(
@@ -258,10 +257,9 @@ class _Run:
         polls = 0
         while True:
             prediction = self._current()
-            status = prediction.get("status")
-            if prediction.get("data_removed") is True:
+            if prediction.data_removed:
                 raise self._data_removed()
-            files = self._files(prediction)
+            files = prediction.files
             metadata = self._metadata(prediction)
             for file in files:
                 if file.index in yielded:
@@ -272,10 +270,10 @@ class _Run:
                     partial(self._timeout_error, f"downloading output {file.index} did not finish"),
                 )
                 yield image
-            if status == "succeeded":
+            if prediction.status == "succeeded":
                 self.finished = True
                 break
-            if status not in RUNNING:
+            if not prediction.running:
                 self.finished = True
                 raise self._failure(prediction)
             if files and len(yielded) >= expected:
@@ -294,7 +292,7 @@ class _Run:
             polls += 1
         if not yielded:
             raise ImageGenError(
-                f"prediction {prediction.get('id')} succeeded but returned no images",
+                f"prediction {prediction.id} succeeded but returned no images",
                 kind=ErrorKind.CONTENT_POLICY,
                 retryable=False,
                 backend="replicate",
@@ -307,20 +305,9 @@ class _Run:
 
     # -- reading replies ----------------------------------------------------------
 
-    def _current(self) -> dict[str, Any]:
+    def _current(self) -> Prediction:
         assert self.prediction is not None  # set by _create before _follow runs
         return self.prediction
-
-    def _files(self, prediction: Mapping[str, Any]) -> list[OutputFile]:
-        try:
-            return output_files(prediction.get("output"))
-        except UnexpectedOutput as exc:
-            raise ImageGenError(
-                f"prediction {prediction.get('id')}: {exc}",
-                kind=ErrorKind.UNKNOWN,
-                retryable=False,
-                backend="replicate",
-            ) from None
 
     async def _image(self, file: OutputFile, metadata: Mapping[str, Any]) -> GeneratedImage:
         try:
@@ -334,47 +321,39 @@ class _Run:
             )
         return image
 
-    def _metadata(self, prediction: Mapping[str, Any]) -> dict[str, Any]:
-        metrics = prediction.get("metrics")
-        predict_time = metrics.get("predict_time") if isinstance(metrics, Mapping) else None
+    def _metadata(self, prediction: Prediction) -> dict[str, Any]:
         metadata: dict[str, Any] = {
-            "prediction_id": prediction.get("id"),
-            "model": prediction.get("model") or self.ref.model_name,
-            "version": prediction.get("version") or self.ref.version,
-            "status": prediction.get("status"),
-            "predict_time": predict_time if isinstance(predict_time, int | float) else None,
+            "prediction_id": prediction.id,
+            "model": prediction.model or self.ref.model_name,
+            "version": prediction.version or self.ref.version,
+            "status": prediction.status,
+            "predict_time": prediction.predict_time,
         }
         if self.ref.kind == "deployment":
             metadata["deployment"] = self.ref.model_name
         return metadata
 
-    def _failure(self, prediction: Mapping[str, Any]) -> ImageGenError:
-        status = prediction.get("status")
-        prediction_id = prediction.get("id")
-        error = prediction.get("error")
-        detail = error if isinstance(error, str) and error.strip() else None
+    def _failure(self, prediction: Prediction) -> ImageGenError:
+        """The error for a prediction that stopped without succeeding."""
+        status = prediction.status
+        detail = prediction.error if prediction.error and prediction.error.strip() else None
         if status == "failed":
             kind = ErrorKind.SERVER
             if detail is not None and _CONTENT_POLICY.search(detail):
                 kind = ErrorKind.CONTENT_POLICY
-            message = f"prediction {prediction_id} failed: {detail or 'Replicate gave no reason'}"
+            message = f"prediction {prediction.id} failed: {detail or 'Replicate gave no reason'}"
             return ImageGenError(message, kind=kind, backend="replicate")
         if status == "aborted":
             message = (
-                f"prediction {prediction_id} was aborted: its Cancel-After deadline "
+                f"prediction {prediction.id} was aborted: its Cancel-After deadline "
                 f"({self.settings.cancel_after_header()}) passed before it started"
             )
-        elif status == "canceled":
+        else:
+            assert status == "canceled", f"_failure called for a {status} prediction"
             message = (
-                f"prediction {prediction_id} was canceled on Replicate (its Cancel-After "
+                f"prediction {prediction.id} was canceled on Replicate (its Cancel-After "
                 f"deadline of {self.settings.cancel_after_header()} passed, or it was "
                 "canceled from outside this backend)"
-            )
-        else:
-            return ImageGenError(
-                f"prediction {prediction_id} has an unknown status {status!r}",
-                kind=ErrorKind.UNKNOWN,
-                backend="replicate",
             )
         if detail:
             message += f": {detail}"
@@ -382,9 +361,9 @@ class _Run:
 
     def _data_removed(self) -> ImageGenError:
         prediction = self._current()
-        self.finished = prediction.get("status") not in RUNNING
+        self.finished = not prediction.running
         return ImageGenError(
-            f"prediction {prediction.get('id')} is marked data_removed: Replicate removed its "
+            f"prediction {prediction.id} is marked data_removed: Replicate removed its "
             "output before it could be read, so there is no image to return",
             kind=ErrorKind.CONTENT_POLICY,
             retryable=False,
@@ -398,15 +377,14 @@ class _Run:
             backend="replicate",
         )
 
-    def _timed_out(self, prediction: Mapping[str, Any], polls: int) -> ImageGenError:
+    def _timed_out(self, prediction: Prediction, polls: int) -> ImageGenError:
         settings = self.settings
         if settings.max_polls is not None and polls >= settings.max_polls:
             reason = f"after {polls} status polls (max_polls)"
         else:
             reason = f"within the {settings.timeout:g} s timeout"
         return ImageGenError(
-            f"prediction {prediction.get('id')} did not finish {reason}; "
-            f"it was still {prediction.get('status')}",
+            f"prediction {prediction.id} did not finish {reason}; it was still {prediction.status}",
             kind=ErrorKind.TIMEOUT,
             backend="replicate",
         )
