@@ -15,7 +15,7 @@ nox.needs_version = ">=2024.10.9"
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_missing_interpreters = True
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "typecheck", "tests", "compat", "quickstart"]
+nox.options.sessions = ["lint", "typecheck", "tests", "compat", "nopipecat", "quickstart"]
 
 ROOT = Path(__file__).parent
 PYTHON = "3.11"
@@ -88,6 +88,76 @@ def compat(session: nox.Session, pipecat: str) -> None:
         "print('pipecat-ai', m.version('pipecat-ai'))",
     )
     session.run("pytest", *TEST_DIRS, *session.posargs)
+
+
+def build_wheels(session: nox.Session) -> list[str]:
+    """Build every package's wheel into a fresh folder of the session; return their paths."""
+    out = Path(session.create_tmp()) / "wheels"
+    if out.exists():
+        for old in out.glob("*.whl"):
+            old.unlink()
+    for package in PACKAGES:
+        session.run(
+            "uv", "build", "--wheel", "--quiet", "--package", package, "--out-dir", str(out)
+        )
+    return sorted(str(path) for path in out.glob("*.whl"))
+
+
+def site_packages_size(session: nox.Session, python: str) -> int:
+    """Bytes under the site-packages of the environment whose interpreter is ``python``."""
+    code = (
+        "import os, sysconfig; root = sysconfig.get_paths()['purelib']; "
+        "print(sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(root) for f in fs))"
+    )
+    return int(session.run(python, "-c", code, silent=True, external=True).strip())
+
+
+@nox.session(python=PYTHON)
+def nopipecat(session: nox.Session) -> None:
+    """What a backend author installs: the built wheels without the pipecat extra.
+
+    No Pipecat may arrive; the CLI lists and generates, and the conformance
+    suite runs (its Pipecat round trip skips with the extra to install). The
+    install size is printed beside that of the same wheels with the extra.
+    """
+    wheels = build_wheels(session)
+    session.install(*wheels, "pytest-timeout>=2.3")
+    session.run(
+        "python",
+        "-c",
+        "import importlib.util as u, sys; sys.exit(u.find_spec('pipecat') is not None)",
+    )
+    out = Path(session.create_tmp()) / "nopipecat-out"
+    session.run("imagegen", "backends")
+    session.run("imagegen", "generate", "a red fox", "--backend", "fake", "--out", str(out))
+    if not list(out.glob("*")):
+        session.error(f"imagegen generate wrote nothing into {out}")
+    session.run(
+        "pytest",
+        "packages/imagegen-testing/tests/test_fake_conformance.py",
+        "packages/imagegen-replicate/tests/test_conformance.py",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+    )
+    without = site_packages_size(session, "python")
+    with_extra = Path(session.create_tmp()) / "with-pipecat"
+    session.run("uv", "venv", "--quiet", "--python", PYTHON, str(with_extra))
+    extra_python = str(with_extra / "bin" / "python")
+    session.run(
+        "uv",
+        "pip",
+        "install",
+        "--quiet",
+        "--python",
+        extra_python,
+        *(f"{w}[pipecat]" if "imagegen_core-" in w else w for w in wheels),
+    )
+    size = site_packages_size(session, extra_python)
+    session.log(
+        f"install size (site-packages): without Pipecat {without / 2**20:.0f} MiB, "
+        f"with the pipecat extra {size / 2**20:.0f} MiB"
+    )
 
 
 @nox.session(python=PYTHON)

@@ -12,7 +12,7 @@ Three public subpackages/modules sit beside it, each a layer of its own:
   decoding images to pixels;
 - :mod:`imagegen_core.cli`: the ``imagegen`` command.
 
-Importing this package never imports Pipecat, aiohttp or Pillow.
+Importing this package never imports Pipecat or aiohttp.
 """
 
 from imagegen_core._backend import BackendSettings, Generation, ImageBackend

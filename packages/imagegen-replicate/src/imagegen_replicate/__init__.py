@@ -40,7 +40,14 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str) -> Any:
     if name == "ReplicateImageGenService":
-        from imagegen_replicate.pipecat_service import ReplicateImageGenService
-
+        try:
+            from imagegen_replicate.pipecat_service import ReplicateImageGenService
+        except ImportError as exc:
+            if exc.name != "pipecat" and "needs Pipecat" not in str(exc):
+                raise
+            raise ImportError(
+                "ReplicateImageGenService needs Pipecat: install the extra with "
+                '`pip install "imagegen-replicate[pipecat]"`'
+            ) from exc
         return ReplicateImageGenService
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -693,6 +693,12 @@ class BackendConformance:
     async def test_pipecat_round_trip(self, imagegen_run: ConformanceRun) -> None:
         """A ``TextFrame`` through the Pipecat service becomes RGB ``URLImageRawFrame``s."""
         import aiohttp
+
+        pytest.importorskip(
+            "pipecat",
+            reason="Pipecat is not installed; install imagegen-testing[pipecat] to run the "
+            "Pipecat round trip",
+        )
         from pipecat.frames.frames import TextFrame
 
         from imagegen_core.pipecat import BackendImageGenService
