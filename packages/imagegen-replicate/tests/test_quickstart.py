@@ -9,6 +9,7 @@ from types import ModuleType
 import pytest
 from PIL import Image
 
+from imagegen_core.cli import main as cli_main
 from imagegen_replicate import BASE_URL_ENV_VAR, TOKEN_ENV_VAR
 from imagegen_testing.emulator import ReplicateEmulator
 
@@ -42,6 +43,22 @@ def test_prompt_becomes_png_files(
         with Image.open(path) as image:
             assert (image.format, image.mode, image.size) == ("PNG", "RGB", (1344, 768))
     assert "bundled emulator" in captured.err
+
+
+def test_quickstart_and_cli_number_files_alike(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One numbering (imagegen_core.cli.write_image): a folder filled by the
+    # command and then by the quick start reads two-red-foxes-1, -2, -3.
+    quickstart = load_quickstart(monkeypatch)
+    assert cli_main(["generate", "two red foxes", "-b", "fake", "--out", str(tmp_path)]) == 0
+    assert quickstart.main(["two red foxes", "--out", str(tmp_path), "-n", "2"]) == 0
+    captured = capsys.readouterr()
+    assert [Path(line).name for line in captured.out.splitlines()] == [
+        "two-red-foxes-1.png",
+        "two-red-foxes-2.png",
+        "two-red-foxes-3.png",
+    ]
 
 
 def test_errors_exit_non_zero_with_a_message(

@@ -215,7 +215,7 @@ def test_generate_never_overwrites(run: Any, out: Path) -> None:
     second = run(*args)
 
     assert [p.name for p in first.paths] == ["fox-1.png"]
-    assert [p.name for p in second.paths] == ["fox-1-2.png"]
+    assert [p.name for p in second.paths] == ["fox-2.png"]
     assert first.paths[0].read_bytes() == second.paths[0].read_bytes()
 
 
@@ -492,13 +492,34 @@ def test_extension_for(data: bytes, media_type: str | None, extension: str) -> N
     assert extension_for(data, media_type) == extension
 
 
-def test_write_image_picks_a_free_name(tmp_path: Path) -> None:
-    (tmp_path / "x.bin").write_bytes(b"old")
+def test_write_image_numbers_from_one(tmp_path: Path) -> None:
+    names = [write_image(tmp_path, "x", b"new", None).name for _ in range(3)]
+
+    assert names == ["x-1.bin", "x-2.bin", "x-3.bin"]
+
+
+def test_write_image_continues_after_the_highest_number_of_any_extension(tmp_path: Path) -> None:
+    (tmp_path / "x-1.png").write_bytes(b"old")
+    (tmp_path / "x-7.jpg").write_bytes(b"old")
+    (tmp_path / "x-y-9.png").write_bytes(b"another stem")
+    (tmp_path / "x.bin").write_bytes(b"not numbered")
+
+    path = write_image(tmp_path, "x", b"new", None)
+
+    assert path.name == "x-8.bin"
+    assert (tmp_path / "x-7.jpg").read_bytes() == b"old"
+
+
+def test_write_image_skips_a_name_taken_after_the_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "x-1.bin").write_bytes(b"taken meanwhile")
+    monkeypatch.setattr("imagegen_core.cli._files._highest_number", lambda folder, stem: 0)
 
     path = write_image(tmp_path, "x", b"new", None)
 
     assert path.name == "x-2.bin"
-    assert (tmp_path / "x.bin").read_bytes() == b"old"
+    assert (tmp_path / "x-1.bin").read_bytes() == b"taken meanwhile"
 
 
 # -- python -m ---------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """Writing generated images to disk for the ``imagegen generate`` command.
 
-File names come from the prompt so a folder of results stays readable, and a
-file is never overwritten: each is created exclusively, and a taken name gets
-a numeric suffix. The extension is read from the bytes themselves first,
+File names come from the prompt so a folder of results stays readable, and
+every writer numbers them the same way: ``<stem>-1.png``, ``<stem>-2.png``,
+... in the order they are written, a later run continuing after the highest
+number already in the folder (whatever its extension). A file is never
+overwritten: each is created exclusively, and a name taken meanwhile moves on
+to the next number. The extension is read from the bytes themselves first,
 because a provider's declared media type is sometimes generic
 (``application/octet-stream``) or missing.
 """
@@ -22,7 +25,7 @@ _MEDIA_EXTENSIONS = {
     "image/webp": ".webp",
     "image/gif": ".gif",
 }
-_MAX_SUFFIX = 10_000
+_MAX_ATTEMPTS = 10_000
 
 
 def prompt_stem(prompt: str) -> str:
@@ -50,19 +53,38 @@ def extension_for(data: bytes, media_type: str | None) -> str:
 
 
 def write_image(folder: Path, stem: str, data: bytes, media_type: str | None) -> Path:
-    """Write ``data`` to a new file in ``folder`` named after ``stem``; return its path.
+    """Write ``data`` to ``folder`` as ``<stem>-<n><extension>``; return its path.
+
+    ``n`` is one more than the highest number any ``<stem>-<n>.*`` file in the
+    folder already has, so the images of one run (and of later runs) number
+    1, 2, 3, ... in the order they were written.
 
     Raises:
-        OSError: The folder is not writable, or every candidate name is taken.
+        OSError: The folder is not writable, or no free name was found.
     """
     extension = extension_for(data, media_type)
-    for attempt in range(1, _MAX_SUFFIX + 1):
-        name = f"{stem}{extension}" if attempt == 1 else f"{stem}-{attempt}{extension}"
-        path = folder / name
+    start = _highest_number(folder, stem) + 1
+    for number in range(start, start + _MAX_ATTEMPTS):
+        path = folder / f"{stem}-{number}{extension}"
         try:
             with path.open("xb") as file:
                 file.write(data)
         except FileExistsError:
-            continue
+            continue  # another writer took it between the scan and now
         return path
-    raise FileExistsError(f"every name for {stem}{extension} in {folder} is taken")
+    raise FileExistsError(f"no free name for {stem}-N{extension} in {folder}")
+
+
+def _highest_number(folder: Path, stem: str) -> int:
+    pattern = re.compile(rf"{re.escape(stem)}-(\d+)(?:\.[^.]*)?")
+    numbers = [
+        int(match[1]) for match in map(pattern.fullmatch, _names(folder)) if match is not None
+    ]
+    return max(numbers, default=0)
+
+
+def _names(folder: Path) -> list[str]:
+    try:
+        return [entry.name for entry in folder.iterdir()]
+    except FileNotFoundError:
+        return []

@@ -377,7 +377,7 @@ async def _run(backend: ImageBackend[Any], request: ImageRequest, args: argparse
         async for image in generation:
             _print_new_warnings(generation)
             data, media_type = await downloader.content(image)
-            path = write_image(args.out, f"{stem}-{image.index + 1}", data, media_type)
+            path = write_image(args.out, stem, data, media_type)
             print(path, flush=True)
             written += 1
         _print_new_warnings(generation)
