@@ -166,6 +166,28 @@ def test_schema_follows_the_order_of_choice(
     assert set(json.loads(result.out)["properties"]) == {"colour", "tags", "url", "count"}
 
 
+@pytest.mark.parametrize(
+    ("argv", "usage"),
+    [
+        (["schema"], "`imagegen schema one`"),
+        (["generate", "a fox"], '`imagegen generate "PROMPT" --backend one`'),
+    ],
+)
+def test_several_backends_and_no_name_shows_this_commands_usage(
+    plugins: Any, run: Any, only: Any, out: Path, argv: list[str], usage: str
+) -> None:
+    plugins.install("one")
+    plugins.install("two")
+    only("one", "two")
+
+    line = one_line_error(run(*argv, *(["--out", str(out)] if argv[0] == "generate" else [])))
+
+    assert "several imagegen backends are installed (one, two)" in line
+    assert line.endswith(f"here: {usage}")
+    other = "generate" if argv[0] == "schema" else "schema"
+    assert other not in line.replace(usage, ""), "the hint names another command"
+
+
 def test_schema_of_an_unknown_backend(run: Any) -> None:
     line = one_line_error(run("schema", "nope"))
 

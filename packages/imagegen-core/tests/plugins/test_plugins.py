@@ -574,6 +574,9 @@ def test_several_installed_without_a_choice_is_an_error_listing_them(
     message = caught.value.message
     assert "several imagegen backends are installed (one, two)" in message
     assert "IMAGEGEN_BACKEND" in message
+    assert "`imagegen" not in message, "a library error must not name one CLI command"
+    assert caught.value.choices == ("one", "two")
+    assert caught.value.copy_with(backend="x").choices == ("one", "two")
 
 
 def test_none_installed_is_an_error(plugins: Any, monkeypatch: pytest.MonkeyPatch) -> None:

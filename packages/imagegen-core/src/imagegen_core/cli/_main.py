@@ -38,6 +38,7 @@ from imagegen_core._validation import describe_validation
 from imagegen_core.cli._files import prompt_stem, write_image
 from imagegen_core.plugins import (
     BackendInfo,
+    PluginError,
     available_backends,
     create_backend,
     load_backend_class,
@@ -65,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with _stderr_logging(args.verbose, quiet_plugins=command is _backends):
         try:
             return command(args)
+        except PluginError as exc:
+            return _fail(_with_usage(exc, args))
         except ImageGenError as exc:
             return _fail(str(exc))
         except BrokenPipeError:
@@ -105,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument(
         "name", nargs="?", help="backend name (default: $IMAGEGEN_BACKEND or the only one)"
     )
-    schema.set_defaults(command=_schema)
+    schema.set_defaults(command=_schema, usage="imagegen schema {name}")
 
     generate = commands.add_parser(
         "generate",
@@ -114,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ready, printing its path. Warnings go to stderr.",
     )
     _add_generate_arguments(generate)
-    generate.set_defaults(command=_generate)
+    generate.set_defaults(command=_generate, usage='imagegen generate "PROMPT" --backend {name}')
     return parser
 
 
@@ -201,6 +204,14 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass  # stdout is not a real file (captured in tests); nothing to silence
+
+
+def _with_usage(error: PluginError, args: argparse.Namespace) -> str:
+    """The error, plus how to name a backend on *this* command when several are installed."""
+    usage: str | None = getattr(args, "usage", None)
+    if not error.choices or usage is None:
+        return str(error)
+    return f"{error}; here: `{usage.format(name=error.choices[0])}`"
 
 
 def _fail(message: str) -> int:

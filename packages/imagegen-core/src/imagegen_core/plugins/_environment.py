@@ -10,8 +10,9 @@ imported.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Self
 
 from imagegen_core._errors import ErrorKind, ImageGenError
 
@@ -46,12 +47,26 @@ class PluginError(ImageGenError):
     or the configuration has to change, not the timing.
 
     Args:
-        message: What went wrong and, where possible, how to fix it.
+        message: What went wrong and, where possible, how to fix it, in words
+            that hold wherever the choice was made (code, the command line, a
+            Pipecat app).
         backend: The backend name concerned, when there is one.
+        choices: When no backend was named and several are installed: their
+            names, so a caller can say how to name one in its own terms (the
+            ``imagegen`` command shows its own usage).
     """
 
-    def __init__(self, message: str, *, backend: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, backend: str | None = None, choices: Sequence[str] = ()
+    ) -> None:
         super().__init__(message, kind=ErrorKind.INVALID_REQUEST, retryable=False, backend=backend)
+        self.choices: tuple[str, ...] = tuple(choices)
+
+    def copy_with(self, **changes: Any) -> Self:
+        """A copy with some fields changed (see :meth:`ImageGenError.copy_with`), choices kept."""
+        copy = super().copy_with(**changes)
+        copy.choices = self.choices
+        return copy
 
 
 def strict_plugins(strict: bool | None = None, environ: Mapping[str, str] | None = None) -> bool:

@@ -241,9 +241,9 @@ def _choose(
         return names[0]
     if names:
         raise PluginError(
-            f"several imagegen backends are installed ({listing}); choose one by name "
-            f"(create_backend({names[0]!r}), `imagegen generate --backend {names[0]}`) "
-            f"or set {ENV_BACKEND}={names[0]}"
+            f"several imagegen backends are installed ({listing}); name the one to use "
+            f"(for example {names[0]!r}) or set {ENV_BACKEND}={names[0]}",
+            choices=names,
         )
     hidden = sorted(set(installed) - set(names))
     why = (
