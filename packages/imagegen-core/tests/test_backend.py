@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import traceback
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, ClassVar
 
@@ -192,6 +193,22 @@ async def test_clean_backend_error_gets_the_backend_name() -> None:
 
     assert caught.value.backend == "scripted"
     assert caught.value.kind is ErrorKind.CONTENT_POLICY
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [ImageGenError("nope"), ImageGenError(f"bad token {SECRET}", backend="scripted")],
+    ids=["name filled in", "message scrubbed"],
+)
+async def test_a_copied_backend_error_keeps_the_backends_frames(raised: ImageGenError) -> None:
+    backend = Scripted(script=[raised])
+
+    with pytest.raises(ImageGenError) as caught:
+        await backend.generate(REQUEST).collect()
+
+    assert caught.value is not raised  # a copy, with the name or the scrubbed message
+    frames = [frame.name for frame in traceback.extract_tb(caught.value.__traceback__)]
+    assert "_generate" in frames  # Scripted._generate, where it was raised
 
 
 async def test_cancellation_is_not_wrapped() -> None:

@@ -280,7 +280,11 @@ class Generation(AsyncIterator[GeneratedImage]):
         message = redact(exc.message, secrets)
         if message == exc.message and exc.backend is not None:
             return exc
-        return exc.copy_with(message=message, backend=exc.backend or self._backend.name)
+        copy = exc.copy_with(message=message, backend=exc.backend or self._backend.name)
+        # The copy is raised from here, but the backend's frames are where the
+        # error happened: without them, a backend that leaves the name to us
+        # (as it may) would hand users tracebacks that end in the core.
+        return copy.with_traceback(exc.__traceback__)
 
     def _safe_cause(self, exc: ImageGenError) -> BaseException | None:
         """The backend's chained cause, unless its text would reveal a secret."""
