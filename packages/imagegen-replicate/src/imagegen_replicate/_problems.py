@@ -134,16 +134,17 @@ def error_for_status(
     body: str,
     *,
     action: str,
-    backend: str = "replicate",
 ) -> ImageGenError:
     """The :class:`ImageGenError` for an HTTP error reply.
+
+    The error names no backend: :class:`~imagegen_core.Generation` fills the
+    name in on every error a generation raises.
 
     Args:
         status: The HTTP status code.
         headers: The reply headers (for ``Content-Type`` and ``Retry-After``).
         body: The reply body, decoded as text.
         action: What we were doing, for the message ("creating a prediction").
-        backend: Backend name recorded on the error.
     """
     problem = parse_problem(body, _header(headers, "Content-Type"))
     kind = kind_for_status(status)
@@ -152,9 +153,7 @@ def error_for_status(
     retry_after = parse_retry_after(headers, problem.detail) if status in (429, 503) else None
     if kind is ErrorKind.AUTHENTICATION:
         message += " (check the API token, set by api_token or REPLICATE_API_TOKEN)"
-    return ImageGenError(
-        message, kind=kind, retry_after=retry_after, backend=backend, status=status
-    )
+    return ImageGenError(message, kind=kind, retry_after=retry_after, status=status)
 
 
 def _default_reason(status: int) -> str:

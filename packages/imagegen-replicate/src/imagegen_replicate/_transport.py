@@ -332,7 +332,6 @@ class ReplicateTransport:
             error = ImageGenError(
                 f"no reply from Replicate in time while {action}",
                 kind=ErrorKind.TIMEOUT,
-                backend="replicate",
             )
         else:
             detail = str(exc).strip()
@@ -340,7 +339,6 @@ class ReplicateTransport:
                 f"could not reach Replicate while {action}: {type(exc).__name__}"
                 + (f": {detail}" if detail else ""),
                 kind=ErrorKind.CONNECTIVITY,
-                backend="replicate",
             )
         if not idempotent and sent:
             error = _not_retryable(error, _DOUBLE_BILL_NOTE)
@@ -374,7 +372,6 @@ async def _read_capped(response: aiohttp.ClientResponse, limit: int, what: str) 
             f"{what} is larger than the {limit:,}-byte limit ({how})",
             kind=ErrorKind.SERVER,
             retryable=False,
-            backend="replicate",
         )
 
     return await read_capped(response, limit, too_large)

@@ -175,7 +175,6 @@ def parse_prediction(body: bytes | str, *, status: int, action: str) -> Predicti
             f"cannot read: {_describe(exc)}",
             kind=ErrorKind.SERVER,
             retryable=False,
-            backend="replicate",
             status=status,
         ) from None
 

@@ -126,14 +126,11 @@ class ReplicateBackend(ImageBackend[ReplicateSettings]):
                 f"no Replicate API token was given; set the api_token setting or {TOKEN_ENV_VAR}",
                 kind=ErrorKind.AUTHENTICATION,
                 retryable=False,
-                backend=self.name,
             )
         try:
             base_url = settings.resolve_base_url()
         except ValueError as exc:
-            raise ImageGenError(
-                str(exc), kind=ErrorKind.INVALID_REQUEST, backend=self.name
-            ) from None
+            raise ImageGenError(str(exc), kind=ErrorKind.INVALID_REQUEST) from None
         ref = settings.model_ref
         profile = profile_for(ref, settings.capabilities)
         inputs = build_inputs(request, defaults=settings.inputs, profile=profile)
@@ -295,7 +292,6 @@ class _Run:
                 f"prediction {prediction.id} succeeded but returned no images",
                 kind=ErrorKind.CONTENT_POLICY,
                 retryable=False,
-                backend="replicate",
             )
         if len(yielded) < expected:
             yield GenerationWarning(
@@ -313,7 +309,7 @@ class _Run:
         try:
             image = to_generated_image(file, output_format=self.output_format, metadata=metadata)
         except UnexpectedOutput as exc:
-            raise ImageGenError(str(exc), kind=ErrorKind.SERVER, backend="replicate") from None
+            raise ImageGenError(str(exc), kind=ErrorKind.SERVER) from None
         if self.settings.download_outputs and image.url is not None:
             data = await self.transport.download(image.url)
             return GeneratedImage(
@@ -342,7 +338,7 @@ class _Run:
             if detail is not None and _CONTENT_POLICY.search(detail):
                 kind = ErrorKind.CONTENT_POLICY
             message = f"prediction {prediction.id} failed: {detail or 'Replicate gave no reason'}"
-            return ImageGenError(message, kind=kind, backend="replicate")
+            return ImageGenError(message, kind=kind)
         if status == "aborted":
             message = (
                 f"prediction {prediction.id} was aborted: its Cancel-After deadline "
@@ -357,7 +353,7 @@ class _Run:
             )
         if detail:
             message += f": {detail}"
-        return ImageGenError(message, kind=ErrorKind.CANCELED, retryable=True, backend="replicate")
+        return ImageGenError(message, kind=ErrorKind.CANCELED, retryable=True)
 
     def _data_removed(self) -> ImageGenError:
         prediction = self._current()
@@ -367,14 +363,12 @@ class _Run:
             "output before it could be read, so there is no image to return",
             kind=ErrorKind.CONTENT_POLICY,
             retryable=False,
-            backend="replicate",
         )
 
     def _timeout_error(self, what: str) -> ImageGenError:
         return ImageGenError(
             f"{what} within the {self.settings.timeout:g} s timeout",
             kind=ErrorKind.TIMEOUT,
-            backend="replicate",
         )
 
     def _timed_out(self, prediction: Prediction, polls: int) -> ImageGenError:
@@ -386,5 +380,4 @@ class _Run:
         return ImageGenError(
             f"prediction {prediction.id} did not finish {reason}; it was still {prediction.status}",
             kind=ErrorKind.TIMEOUT,
-            backend="replicate",
         )
