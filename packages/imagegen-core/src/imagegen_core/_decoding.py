@@ -21,7 +21,7 @@ from types import MappingProxyType
 from PIL import Image, UnidentifiedImageError
 
 from imagegen_core._errors import ErrorKind, ImageGenError
-from imagegen_core._request import ImageSize
+from imagegen_core._sizes import DEFAULT_MAX_PIXELS, ImageSize
 
 __all__ = [
     "DEFAULT_BACKGROUND",
@@ -31,11 +31,6 @@ __all__ = [
     "channels_of",
     "decode_image",
 ]
-
-DEFAULT_MAX_PIXELS = 40_000_000
-"""Largest image accepted, in pixels (about 6300 x 6300). Generators rarely go
-past 4 MP; the limit exists to stop a hostile or broken file from claiming
-gigapixels and exhausting memory when decoded."""
 
 PIXEL_MODES: MappingProxyType[str, int] = MappingProxyType({"RGB": 3, "RGBA": 4, "L": 1})
 """PIL modes an image can be decoded to, with their bytes per pixel."""

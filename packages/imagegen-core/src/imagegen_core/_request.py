@@ -12,7 +12,7 @@ import copy
 import re
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any, NamedTuple, Self
+from typing import Annotated, Any, Self
 
 from pydantic import (
     BaseModel,
@@ -23,6 +23,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from imagegen_core._sizes import ImageSize
 
 __all__ = [
     "MAX_IMAGES_PER_REQUEST",
@@ -42,8 +44,6 @@ MAX_IMAGES_PER_REQUEST = 16
 """Upper bound on ``num_images`` before any backend's own, lower, limit applies."""
 
 _ASPECT_RATIO = re.compile(r"^\s*(\d{1,4})\s*:\s*(\d{1,4})\s*$")
-_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX\u00d7]\s*(\d{1,5})\s*$")  # x or the multiplication sign
-_MAX_SIDE = 16_384
 
 
 class OutputFormat(StrEnum):
@@ -97,39 +97,6 @@ class ReadOnlyOptions(dict[str, JsonValue]):
 
     def __deepcopy__(self, memo: dict[int, object]) -> ReadOnlyOptions:
         return ReadOnlyOptions(copy.deepcopy(dict(self), memo))
-
-
-class ImageSize(NamedTuple):
-    """Pixel dimensions, width first."""
-
-    width: int
-    height: int
-
-    def __str__(self) -> str:
-        return f"{self.width}x{self.height}"
-
-    @classmethod
-    def parse(cls, value: str | tuple[int, int] | ImageSize) -> ImageSize:
-        """Read ``"1024x768"`` or a ``(width, height)`` pair.
-
-        Raises:
-            ValueError: The value is not a size, or a side is out of range.
-        """
-        if isinstance(value, str):
-            match = _SIZE.match(value)
-            if match is None:
-                raise ValueError(f"size {value!r} is not of the form WIDTHxHEIGHT, e.g. '1024x768'")
-            width, height = int(match[1]), int(match[2])
-        else:
-            width, height = value
-        for side in (width, height):
-            if not isinstance(side, int) or isinstance(side, bool):
-                raise ValueError(f"size sides must be whole numbers, got {value!r}")
-            if not 1 <= side <= _MAX_SIDE:
-                raise ValueError(
-                    f"size sides must be between 1 and {_MAX_SIDE} pixels, got {value!r}"
-                )
-        return cls(width, height)
 
 
 def parse_aspect_ratio(value: str) -> tuple[int, int]:

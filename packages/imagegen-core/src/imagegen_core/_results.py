@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from imagegen_core._request import ImageSize
+from imagegen_core._sizes import ImageSize
 
 __all__ = ["GeneratedImage", "GenerationWarning", "WarningKind", "decode_data_url"]
 
