@@ -8,10 +8,13 @@ import pytest
 from pydantic import ValidationError
 
 from imagegen_core import (
+    MAX_INPUT_IMAGES,
     Capabilities,
     ErrorKind,
     ImageGenError,
     ImageRequest,
+    ImageRole,
+    InputImage,
     OutputFormat,
     WarningKind,
 )
@@ -150,3 +153,61 @@ def test_invalid_capabilities_are_rejected(fields: dict[str, Any]) -> None:
 def test_capabilities_are_immutable() -> None:
     with pytest.raises(ValidationError):
         EVERYTHING.supports_seed = False  # type: ignore[misc]
+
+
+# -- input images and masks: errors, never warnings ----------------------------------
+
+EDIT = InputImage(url="https://example.com/photo.png", size=(8, 6))
+REFERENCE = InputImage(url="https://example.com/style.png", role=ImageRole.REFERENCE)
+MASK = InputImage(url="https://example.com/mask.png", size=(8, 6))
+EDITOR = Capabilities(max_input_images=2, supports_mask=True)
+
+
+def refusal(capabilities: Capabilities, **fields: Any) -> ImageGenError:
+    with pytest.raises(ImageGenError) as caught:
+        capabilities.check(ImageRequest(prompt="p", **fields), backend="b")
+    assert caught.value.kind is ErrorKind.INVALID_REQUEST
+    assert caught.value.backend == "b"
+    return caught.value
+
+
+def test_text_to_image_backend_refuses_any_input_image() -> None:
+    assert "takes no input images" in refusal(NOTHING, images=[EDIT]).message
+
+
+def test_too_many_input_images_for_the_backend() -> None:
+    message = refusal(EDITOR, images=[EDIT, EDIT, EDIT]).message
+
+    assert "3 input images given; this backend takes at most 2" in message
+
+
+def test_a_role_the_backend_cannot_honour_is_refused() -> None:
+    message = refusal(EDITOR, images=[EDIT, REFERENCE]).message
+
+    assert "input image 1 has role 'reference'" in message
+    assert "accepts: edit" in message
+
+
+def test_a_mask_the_backend_cannot_use_is_refused() -> None:
+    no_mask = Capabilities(max_input_images=1)
+
+    assert "does not take a mask" in refusal(no_mask, images=[EDIT], mask=MASK).message
+
+
+def test_inputs_a_backend_takes_pass_without_warnings() -> None:
+    both = Capabilities(max_input_images=2, supports_mask=True, input_roles=frozenset(ImageRole))
+
+    assert both.check(ImageRequest(prompt="p", images=[EDIT, REFERENCE], mask=MASK)) == []
+
+
+def test_input_capabilities_must_be_consistent() -> None:
+    with pytest.raises(ValidationError, match="supports_mask needs max_input_images"):
+        Capabilities(supports_mask=True)
+    with pytest.raises(ValidationError, match="needs the 'edit' role"):
+        Capabilities(
+            max_input_images=1, supports_mask=True, input_roles=frozenset({ImageRole.REFERENCE})
+        )
+    with pytest.raises(ValidationError, match="at least one role"):
+        Capabilities(max_input_images=1, input_roles=frozenset())
+    with pytest.raises(ValidationError):
+        Capabilities(max_input_images=MAX_INPUT_IMAGES + 1)

@@ -15,10 +15,23 @@ Three public subpackages/modules sit beside it, each a layer of its own:
 Importing this package never imports Pipecat or aiohttp.
 """
 
-from imagegen_core._backend import BackendSettings, Generation, ImageBackend
+from imagegen_core._backend import BackendItem, BackendSettings, Generation, ImageBackend
 from imagegen_core._cancellation import DEFAULT_CLEANUP_TIMEOUT, finish_cleanup
 from imagegen_core._capabilities import Capabilities
 from imagegen_core._errors import ErrorKind, ImageGenError
+from imagegen_core._inputs import (
+    INPUT_MEDIA_TYPES,
+    MAX_INPUT_IMAGE_BYTES,
+    MAX_INPUT_IMAGE_PIXELS,
+    MAX_INPUT_IMAGES,
+    ImageRole,
+    InputImage,
+)
+from imagegen_core._progress import (
+    MAX_PROGRESS_MESSAGE_LENGTH,
+    GenerationEvent,
+    GenerationProgress,
+)
 from imagegen_core._redaction import REDACTED, redact
 from imagegen_core._request import (
     MAX_IMAGES_PER_REQUEST,
@@ -43,20 +56,30 @@ from imagegen_core.plugins import (
 __all__ = [
     "DEFAULT_CLEANUP_TIMEOUT",
     "ENTRY_POINT_GROUP",
+    "INPUT_MEDIA_TYPES",
     "MAX_IMAGES_PER_REQUEST",
+    "MAX_INPUT_IMAGES",
+    "MAX_INPUT_IMAGE_BYTES",
+    "MAX_INPUT_IMAGE_PIXELS",
+    "MAX_PROGRESS_MESSAGE_LENGTH",
     "MAX_PROMPT_LENGTH",
     "REDACTED",
     "BackendInfo",
+    "BackendItem",
     "BackendSettings",
     "Capabilities",
     "ErrorKind",
     "GeneratedImage",
     "Generation",
+    "GenerationEvent",
+    "GenerationProgress",
     "GenerationWarning",
     "ImageBackend",
     "ImageGenError",
     "ImageRequest",
+    "ImageRole",
     "ImageSize",
+    "InputImage",
     "OutputFormat",
     "PluginError",
     "WarningKind",

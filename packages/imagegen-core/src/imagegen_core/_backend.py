@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
@@ -21,12 +22,16 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from imagegen_core._capabilities import Capabilities
 from imagegen_core._errors import ErrorKind, ImageGenError
+from imagegen_core._progress import GenerationEvent, GenerationProgress
 from imagegen_core._redaction import redact
 from imagegen_core._request import ImageRequest
 from imagegen_core._results import GeneratedImage, GenerationWarning
 from imagegen_core._validation import describe_validation
 
-__all__ = ["BackendSettings", "Generation", "ImageBackend"]
+__all__ = ["BackendItem", "BackendSettings", "Generation", "ImageBackend"]
+
+BackendItem = GeneratedImage | GenerationWarning | GenerationProgress
+"""What :meth:`ImageBackend._generate` may yield."""
 
 
 class BackendSettings(BaseModel):
@@ -115,12 +120,14 @@ class ImageBackend(ABC, Generic[SettingsT]):
         """What this backend honours with its current settings."""
 
     @abstractmethod
-    def _generate(self, request: ImageRequest) -> AsyncIterator[GeneratedImage | GenerationWarning]:
+    def _generate(self, request: ImageRequest) -> AsyncIterator[BackendItem]:
         """Produce the images for a request that already passed the capability check.
 
         Write it as an async generator: yield each :class:`GeneratedImage` as
-        soon as it is ready, and a :class:`GenerationWarning` for anything the
-        caller should know (fewer images than asked, say). Raise
+        soon as it is ready, a :class:`GenerationWarning` for anything the
+        caller should know (fewer images than asked, say), and a
+        :class:`~imagegen_core.GenerationProgress` whenever the provider
+        reports progress (only then: never invent a fraction). Raise
         :class:`ImageGenError` for failures.
 
         Cancellation rule: if the driving task is cancelled after remote work
@@ -199,9 +206,13 @@ class Generation(AsyncIterator[GeneratedImage]):
     """One running generation: an async iterator of images plus its warnings.
 
     Iterate it (``async for image in backend.generate(request)``) to receive
-    each image as it is ready. :attr:`warnings` fills as the backend reports
-    settings it ignored or results that fell short. Any exception other than
-    cancellation leaves as :class:`ImageGenError`, with secrets scrubbed.
+    each image as it is ready; progress reports are skipped (the latest is
+    kept in :attr:`progress`). Iterate :meth:`events` instead to receive
+    images and :class:`~imagegen_core.GenerationProgress` reports in the
+    order the backend produced them. Use one of the two per generation.
+    :attr:`warnings` fills as the backend reports settings it ignored or
+    results that fell short. Any exception other than cancellation leaves as
+    :class:`ImageGenError`, with secrets scrubbed.
     """
 
     def __init__(self, backend: ImageBackend[Any], request: ImageRequest, *, strict: bool) -> None:
@@ -209,7 +220,9 @@ class Generation(AsyncIterator[GeneratedImage]):
         self.strict = strict
         self.warnings: list[GenerationWarning] = []
         self._backend = backend
-        self._source: AsyncIterator[GeneratedImage | GenerationWarning] | None = None
+        self.progress: GenerationProgress | None = None
+        """The latest progress report, or None while the backend has reported none."""
+        self._source: AsyncIterator[BackendItem] | None = None
         self._finished = False
         self._reported = 0
 
@@ -237,6 +250,23 @@ class Generation(AsyncIterator[GeneratedImage]):
         return self
 
     async def __anext__(self) -> GeneratedImage:
+        while True:
+            event = await self._next_event()
+            if isinstance(event, GeneratedImage):
+                return event
+
+    def events(self) -> AsyncIterator[GenerationEvent]:
+        """Images and progress reports, in the order the backend yields them.
+
+        Progress previews arrive inside :class:`~imagegen_core.GenerationProgress`,
+        never as a :class:`GeneratedImage` of their own, so a consumer that
+        saves every ``GeneratedImage`` it gets saves only results. Closing the
+        returned iterator (``aclose()``) stops the generation, like
+        :meth:`aclose`.
+        """
+        return _Events(self)
+
+    async def _next_event(self) -> GenerationEvent:
         if self._finished:
             raise StopAsyncIteration
         if self._source is None:
@@ -247,6 +277,9 @@ class Generation(AsyncIterator[GeneratedImage]):
                 if isinstance(item, GenerationWarning):
                     self.add_warning(item)
                     continue
+                if isinstance(item, GenerationProgress):
+                    item = self._scrubbed_progress(item)
+                    self.progress = item
                 return item
         except StopAsyncIteration:
             self._finished = True
@@ -286,6 +319,13 @@ class Generation(AsyncIterator[GeneratedImage]):
         # (as it may) would hand users tracebacks that end in the core.
         return copy.with_traceback(exc.__traceback__)
 
+    def _scrubbed_progress(self, progress: GenerationProgress) -> GenerationProgress:
+        """The report with any credential cut from its message (it may quote provider logs)."""
+        if not progress.message:
+            return progress
+        message = redact(progress.message, list(self._backend.secret_values()))
+        return progress if message == progress.message else replace(progress, message=message)
+
     def _safe_cause(self, exc: ImageGenError) -> BaseException | None:
         """The backend's chained cause, unless its text would reveal a secret."""
         cause = exc.__cause__
@@ -303,6 +343,26 @@ class Generation(AsyncIterator[GeneratedImage]):
         detail = redact(str(exc), list(self._backend.secret_values()))
         message = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
         return ImageGenError(message, kind=kind, backend=self._backend.name)
+
+
+class _Events(AsyncIterator[GenerationEvent]):
+    """The iterator :meth:`Generation.events` returns.
+
+    A plain iterator rather than an async generator, so abandoning it leaves
+    no generator for the event loop to finalise.
+    """
+
+    def __init__(self, generation: Generation) -> None:
+        self._generation = generation
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> GenerationEvent:
+        return await self._generation._next_event()
+
+    async def aclose(self) -> None:
+        await self._generation.aclose()
 
 
 def _is_connectivity_error(exc: Exception) -> bool:

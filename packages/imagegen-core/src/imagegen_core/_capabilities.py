@@ -10,9 +10,12 @@ does not offer or too many images, is an error before any network call.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from imagegen_core._errors import ErrorKind, ImageGenError
+from imagegen_core._inputs import MAX_INPUT_IMAGES, ImageRole
 from imagegen_core._request import ImageRequest, OutputFormat, parse_aspect_ratio
 from imagegen_core._results import GenerationWarning, WarningKind
 
@@ -40,6 +43,17 @@ class Capabilities(BaseModel):
     output_formats: frozenset[OutputFormat] = Field(
         default_factory=frozenset, description="Formats the backend can encode to."
     )
+    max_input_images: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_INPUT_IMAGES,
+        description="Most input images one request may carry; 0 for text-to-image only.",
+    )
+    supports_mask: bool = Field(default=False, description="A mask limits where an edit paints.")
+    input_roles: frozenset[ImageRole] = Field(
+        default_factory=lambda: frozenset({ImageRole.EDIT}),
+        description="Roles of input images the backend can honour.",
+    )
 
     @field_validator("aspect_ratios")
     @classmethod
@@ -47,6 +61,16 @@ class Capabilities(BaseModel):
         if value is None:
             return None
         return frozenset("{}:{}".format(*parse_aspect_ratio(r)) for r in value)
+
+    @model_validator(mode="after")
+    def _inputs_are_consistent(self) -> Self:
+        if self.max_input_images and not self.input_roles:
+            raise ValueError("a backend taking input images must accept at least one role")
+        if self.supports_mask and ImageRole.EDIT not in self.input_roles:
+            raise ValueError("supports_mask needs the 'edit' role: a mask applies to an edit image")
+        if self.supports_mask and not self.max_input_images:
+            raise ValueError("supports_mask needs max_input_images of at least 1")
+        return self
 
     def check(
         self, request: ImageRequest, *, backend: str | None = None
@@ -68,6 +92,7 @@ class Capabilities(BaseModel):
                 kind=ErrorKind.INVALID_REQUEST,
                 backend=backend,
             )
+        self._check_inputs(request, backend)
         warnings: list[GenerationWarning] = []
 
         def unsupported(setting: str, message: str) -> None:
@@ -102,6 +127,33 @@ class Capabilities(BaseModel):
                 f"{request.output_format.value} is not available; the backend returns {offered}",
             )
         return warnings
+
+    def _check_inputs(self, request: ImageRequest, backend: str | None) -> None:
+        """Refuse input images and masks the backend cannot use.
+
+        These are errors, never warnings: an edit that ignored its image, or a
+        picture drawn without its reference, is the wrong picture.
+        """
+
+        def refuse(message: str) -> None:
+            raise ImageGenError(message, kind=ErrorKind.INVALID_REQUEST, backend=backend)
+
+        count = len(request.images)
+        if count and not self.max_input_images:
+            refuse(f"this backend takes no input images (text to image only); {count} given")
+        if count > self.max_input_images:
+            refuse(
+                f"{count} input images given; this backend takes at most {self.max_input_images}"
+            )
+        for position, image in enumerate(request.images):
+            if image.role not in self.input_roles:
+                offered = ", ".join(sorted(role.value for role in self.input_roles))
+                refuse(
+                    f"input image {position} has role {image.role.value!r}, which this backend "
+                    f"cannot honour; it accepts: {offered}"
+                )
+        if request.mask is not None and not self.supports_mask:
+            refuse("this backend does not take a mask; edit the whole image or choose another")
 
 
 def ratio_sort_key(ratio: str) -> tuple[float, str]:

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from imagegen_core._inputs import MAX_INPUT_IMAGES, ImageRole, InputImage
 from imagegen_core._sizes import ImageSize
 
 __all__ = [
@@ -121,6 +122,11 @@ class ImageRequest(BaseModel):
     :class:`~imagegen_core.Capabilities` turn them into warnings on the
     generation (or errors in strict mode). ``options`` carries backend-specific
     inputs through untouched, for example Replicate's ``num_inference_steps``.
+
+    ``images`` and ``mask`` turn generation into editing: they are never
+    ignored, so a backend that cannot use one refuses the request (see
+    :meth:`Capabilities.check`). The mask applies to :attr:`edit_image` and
+    must have its size; its own ``role`` is not used.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
@@ -149,6 +155,20 @@ class ImageRequest(BaseModel):
         default_factory=dict,
         description="Backend-specific inputs, passed through unchanged.",
     )
+    images: tuple[InputImage, ...] = Field(
+        default=(),
+        max_length=MAX_INPUT_IMAGES,
+        description="Images for the model: the one to edit, references (see InputImage.role).",
+    )
+    mask: InputImage | None = Field(
+        default=None,
+        description="Where to edit the first 'edit' image: white repaints, black keeps.",
+    )
+
+    @property
+    def edit_image(self) -> InputImage | None:
+        """The first image with the ``edit`` role (the one a mask applies to), if any."""
+        return next((image for image in self.images if image.role is ImageRole.EDIT), None)
 
     @field_validator("prompt")
     @classmethod
@@ -210,4 +230,17 @@ class ImageRequest(BaseModel):
     def _one_way_to_shape(self) -> Self:
         if self.aspect_ratio is not None and self.size is not None:
             raise ValueError("give aspect_ratio or size, not both")
+        return self
+
+    @model_validator(mode="after")
+    def _mask_fits_its_image(self) -> Self:
+        if self.mask is None:
+            return self
+        target = self.edit_image
+        if target is None:
+            raise ValueError("a mask needs an image with role 'edit' to apply to")
+        if target.size is not None and self.mask.size is not None and target.size != self.mask.size:
+            raise ValueError(
+                f"the mask is {self.mask.size} but the image it applies to is {target.size}"
+            )
         return self

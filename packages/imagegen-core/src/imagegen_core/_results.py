@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from imagegen_core._inputs import ImageRole, InputImage
 from imagegen_core._sizes import ImageSize
 
 __all__ = ["GeneratedImage", "GenerationWarning", "WarningKind", "decode_data_url"]
@@ -81,6 +82,15 @@ class GeneratedImage:
         if self.index < 0:
             raise ValueError("index must not be negative")
         object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+
+    def as_input(self, role: ImageRole = ImageRole.EDIT) -> InputImage:
+        """This image as an input to a next request: "now make it night-time".
+
+        Raises:
+            pydantic.ValidationError: The image is not acceptable as an input
+                (a format providers do not take, a non-http(s) URL, too large).
+        """
+        return InputImage(data=self.data, url=self.url, role=role)
 
     def __repr__(self) -> str:
         # Never dump image bytes into logs.

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from imagegen_core import Capabilities, OutputFormat
+from imagegen_core import Capabilities, ImageRole, OutputFormat
 from imagegen_core.cli import main
 from imagegen_core.cli._files import extension_for, prompt_stem, write_image
 from imagegen_core.cli._main import describe_capabilities
@@ -139,6 +139,21 @@ def test_describe_capabilities_of_a_minimal_backend() -> None:
     assert describe_capabilities(Capabilities(aspect_ratios=frozenset())) == (
         "up to 1 image(s) per call; no aspect ratio setting; format chosen by backend"
     )
+
+
+def test_describe_capabilities_names_input_images_and_mask() -> None:
+    editor = Capabilities(aspect_ratios=frozenset(), max_input_images=2, supports_mask=True)
+    referencer = Capabilities(
+        aspect_ratios=frozenset(),
+        max_input_images=4,
+        input_roles=frozenset({ImageRole.EDIT, ImageRole.REFERENCE}),
+    )
+
+    assert describe_capabilities(editor) == (
+        "up to 1 image(s) per call; no aspect ratio setting; "
+        "up to 2 input image(s) (edit) and a mask; format chosen by backend"
+    )
+    assert "up to 4 input image(s) (edit, reference);" in describe_capabilities(referencer)
 
 
 # -- imagegen schema ------------------------------------------------------------------

@@ -270,6 +270,10 @@ def describe_capabilities(capabilities: Capabilities) -> str:
     ]
     if features:
         parts.append(", ".join(features))
+    if capabilities.max_input_images:
+        roles = ", ".join(sorted(role.value for role in capabilities.input_roles))
+        mask = " and a mask" if capabilities.supports_mask else ""
+        parts.append(f"up to {capabilities.max_input_images} input image(s) ({roles}){mask}")
     formats = sorted(f.value for f in capabilities.output_formats)
     parts.append("formats " + ", ".join(formats) if formats else "format chosen by backend")
     return "; ".join(parts)
