@@ -6,7 +6,9 @@ file; everything they share comes through the ``api`` fixture.
 
 from __future__ import annotations
 
+import base64
 import io
+import json as json_module
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +81,37 @@ class Api:
 
     async def cancel(self, prediction_id: str) -> Reply:
         return await self.request("POST", f"/predictions/{prediction_id}/cancel")
+
+    @staticmethod
+    def png(
+        size: tuple[int, int] = (40, 30), colour: tuple[int, int, int] = (10, 120, 200)
+    ) -> bytes:
+        """A small PNG to use as an input image."""
+        buffer = io.BytesIO()
+        Image.new("RGB", size, colour).save(buffer, "PNG")
+        return buffer.getvalue()
+
+    @staticmethod
+    def data_url(data: bytes, media_type: str = "image/png") -> str:
+        return f"data:{media_type};base64,{base64.b64encode(data).decode()}"
+
+    async def upload(
+        self,
+        data: bytes,
+        *,
+        name: str = "photo.png",
+        content_type: str = "image/png",
+        metadata: Any = None,
+    ) -> tuple[int, Any]:
+        """``POST /files`` as Replicate's clients send it; the status and the JSON reply."""
+        form = aiohttp.FormData()
+        form.add_field("content", data, filename=name, content_type=content_type)
+        if metadata is not None:
+            form.add_field("metadata", json_module.dumps(metadata), content_type="application/json")
+        async with self.session.post(
+            f"{self.emulator.base_url}/files", data=form, headers=self.headers()
+        ) as response:
+            return response.status, await response.json(content_type=None)
 
     @staticmethod
     def decode(data: bytes) -> Image.Image:

@@ -1,8 +1,14 @@
-"""A Replicate HTTP API emulator for flux-schnell, for tests and local runs.
+"""A Replicate HTTP API emulator, for tests and local runs.
 
 It answers Replicate's prediction routes the way Replicate documents them
-(statuses, sync mode, deadlines, problem+json errors, rate limits), produces
-real images, and can be scripted to fail in the ways a client must survive.
+(statuses, sync mode, deadlines, problem+json errors, rate limits), serves
+models whose OpenAPI schemas are shaped like the real ones' (flux-schnell,
+FLUX Kontext's ``input_image``, multi-image ``image_input``/``input_images``,
+sdxl's ``image``/``mask`` with tqdm progress in ``logs``, an iterator model
+that yields previews; see :mod:`imagegen_testing.emulator.models`), the
+model/version/deployment routes that return those schemas, and the files API
+(see :mod:`imagegen_testing.emulator.files`). It produces real images, and
+can be scripted to fail in the ways a client must survive.
 See ``docs/replicate-emulator.md`` for the guide.
 
 Sources: Replicate's OpenAPI schema (routes, headers, the prediction object,
@@ -36,18 +42,37 @@ Usage::
 
 from imagegen_testing.emulator.faults import (
     CREATE_ROUTES,
+    FILES_ROUTES,
+    SCHEMA_ROUTES,
     Fault,
     FaultKind,
     FaultPlan,
     Latency,
     Route,
 )
+from imagegen_testing.emulator.files import (
+    DEFAULT_FILE_TTL,
+    MAX_FILENAME_BYTES,
+    MAX_UPLOAD_BYTES,
+    UploadedFile,
+)
 from imagegen_testing.emulator.lifecycle import ALL_NSFW
+from imagegen_testing.emulator.models import (
+    BUILTIN_MODELS,
+    FLUX_2_PRO,
+    FLUX_KONTEXT_PRO,
+    FLUX_SCHNELL_VERSION,
+    NANO_BANANA,
+    PREVIEW_STREAM,
+    SDXL,
+    SDXL_VERSION,
+    EmulatedModel,
+    ImageInput,
+)
 from imagegen_testing.emulator.schema import ASPECT_RATIOS, FLUX_SCHNELL, image_size
 from imagegen_testing.emulator.server import (
     DEFAULT_DEPLOYMENT,
     EMULATOR_API_TOKEN,
-    FLUX_SCHNELL_VERSION,
     ReplicateEmulator,
 )
 from imagegen_testing.emulator.state import Counters, PredictionRecord, Status
@@ -55,19 +80,34 @@ from imagegen_testing.emulator.state import Counters, PredictionRecord, Status
 __all__ = [
     "ALL_NSFW",
     "ASPECT_RATIOS",
+    "BUILTIN_MODELS",
     "CREATE_ROUTES",
     "DEFAULT_DEPLOYMENT",
+    "DEFAULT_FILE_TTL",
     "EMULATOR_API_TOKEN",
+    "FILES_ROUTES",
+    "FLUX_2_PRO",
+    "FLUX_KONTEXT_PRO",
     "FLUX_SCHNELL",
     "FLUX_SCHNELL_VERSION",
+    "MAX_FILENAME_BYTES",
+    "MAX_UPLOAD_BYTES",
+    "NANO_BANANA",
+    "PREVIEW_STREAM",
+    "SCHEMA_ROUTES",
+    "SDXL",
+    "SDXL_VERSION",
     "Counters",
+    "EmulatedModel",
     "Fault",
     "FaultKind",
     "FaultPlan",
+    "ImageInput",
     "Latency",
     "PredictionRecord",
     "ReplicateEmulator",
     "Route",
     "Status",
+    "UploadedFile",
     "image_size",
 ]

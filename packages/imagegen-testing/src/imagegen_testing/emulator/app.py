@@ -1,5 +1,8 @@
 """The HTTP layer: Replicate's routes on ``aiohttp.web``.
 
+Predictions (create three ways, get, cancel), the schema routes (models,
+versions, deployments), the files API, and the delivery host for outputs.
+
 One middleware does what every request shares, in the order a real edge
 would: count the request, apply scripted faults (a proxy error or a reset
 happens before the API sees anything), check the bearer token, apply the
@@ -22,14 +25,17 @@ from contextlib import suppress
 from http import HTTPStatus
 from typing import Any, NoReturn
 
+import aiohttp
 from aiohttp import web
 
 from imagegen_testing.emulator.faults import CREATE_ROUTES, Fault, FaultKind, Route, throttle_detail
+from imagegen_testing.emulator.files import MAX_FILENAME_BYTES, UploadedFile
 from imagegen_testing.emulator.headers import HeaderError, parse_cancel_after, parse_prefer_wait
 from imagegen_testing.emulator.images import corrupt
 from imagegen_testing.emulator.lifecycle import cancel, create_prediction, plan_for
+from imagegen_testing.emulator.models import EmulatedModel
 from imagegen_testing.emulator.ratelimit import TokenBucket
-from imagegen_testing.emulator.schema import InputValidationError, validate_body, validate_input
+from imagegen_testing.emulator.schema import InputValidationError, validate_body
 from imagegen_testing.emulator.state import EmulatorState, PredictionRecord
 
 __all__ = ["STATE_KEY", "Problem", "build_app"]
@@ -44,6 +50,11 @@ _BARE_VERSION = re.compile(r"[0-9a-f]{64}")
 _OFFICIAL_MODEL = re.compile(_MODEL_NAME)
 _FILE_NAME = re.compile(r"out-(?P<index>\d+)\.(?P<ext>[a-z]+)")
 _DOWNLOAD_CHUNKS = 8
+_MAX_JSON_BODY = 16 * 1024 * 1024
+"""Largest create body read (a guess: Replicate documents no limit, only that
+``data:`` URLs are for files up to 256 KB)."""
+_UPLOAD_CHUNK = 64 * 1024
+_CREATED = {*CREATE_ROUTES, Route.FILES_CREATE}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -77,7 +88,7 @@ class Problem(Exception):
 
 def build_app(state: EmulatorState) -> web.Application:
     """An application serving Replicate's prediction routes from ``state``."""
-    app = web.Application(middlewares=[_middleware])
+    app = web.Application(middlewares=[_middleware], client_max_size=_MAX_JSON_BODY)
     app[STATE_KEY] = state
     add = app.router
     add.add_post(
@@ -93,6 +104,17 @@ def build_app(state: EmulatorState) -> web.Application:
     )
     add.add_get("/v1/predictions/{prediction_id}", _get, name=Route.PREDICTIONS_GET)
     add.add_post("/v1/predictions/{prediction_id}/cancel", _cancel, name=Route.PREDICTIONS_CANCEL)
+    add.add_get("/v1/models/{owner}/{name}", _get_model, name=Route.MODELS_GET)
+    add.add_get(
+        "/v1/models/{owner}/{name}/versions/{version_id}",
+        _get_version,
+        name=Route.MODELS_VERSIONS_GET,
+    )
+    add.add_get("/v1/deployments/{owner}/{name}", _get_deployment, name=Route.DEPLOYMENTS_GET)
+    add.add_post("/v1/files", _create_file, name=Route.FILES_CREATE)
+    add.add_get("/v1/files", _list_files, name=Route.FILES_LIST)
+    add.add_get("/v1/files/{file_id}", _get_file, name=Route.FILES_GET)
+    add.add_delete("/v1/files/{file_id}", _delete_file, name=Route.FILES_DELETE)
     add.add_get("/delivery/{key}/{filename}", _deliver, name=Route.DELIVERY_GET)
     return app
 
@@ -109,7 +131,7 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
     request[_FAULTS] = faults
     answer = next((fault for fault in faults if fault.kind.replaces_response), None)
     if answer is not None and not answer.after_processing:
-        return _count(state, _fault_response(request, answer))
+        return _count(state, _fault_response(request, answer, route))
     if route is Route.DELIVERY_GET:
         response = await handler(request)
     else:
@@ -120,7 +142,9 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
         except Problem as problem:
             response = problem.response()
         _add_rate_headers(state, route, response)
-    if answer is not None:
+    if answer is not None and answer.kind is FaultKind.MALFORMED_REPLY:
+        response = _malformed(answer, route)
+    elif answer is not None:
         _reset_connection(request)
     return _count(state, response)
 
@@ -143,7 +167,15 @@ def _seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def _fault_response(request: web.Request, fault: Fault) -> web.StreamResponse:
+def _malformed(fault: Fault, route: Route) -> web.StreamResponse:
+    return web.Response(
+        status=201 if route in _CREATED else 200, text=fault.body, content_type="application/json"
+    )
+
+
+def _fault_response(request: web.Request, fault: Fault, route: Route) -> web.StreamResponse:
+    if fault.kind is FaultKind.MALFORMED_REPLY:
+        return _malformed(fault, route)
     if fault.kind is FaultKind.CONNECTION_RESET:
         _reset_connection(request)
     headers = {} if fault.retry_after is None else {"Retry-After": _seconds(fault.retry_after)}
@@ -216,6 +248,13 @@ async def _json_body(request: web.Request) -> Any:
         return await request.json(loads=json.loads)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise Problem(400, "Invalid JSON", "The request body is not valid JSON") from None
+    except web.HTTPRequestEntityTooLarge:
+        raise Problem(
+            413,
+            "Request Entity Too Large",
+            f"The request body is larger than {_MAX_JSON_BODY} bytes; "
+            "upload large files with POST /v1/files",
+        ) from None
 
 
 def _invalid(error: InputValidationError) -> Problem:
@@ -227,14 +266,27 @@ def _invalid(error: InputValidationError) -> Problem:
     )
 
 
-async def _create_for_model(request: web.Request) -> web.StreamResponse:
-    state = request.app[STATE_KEY]
+def _model(state: EmulatorState, request: web.Request) -> EmulatedModel:
     model = f"{request.match_info['owner']}/{request.match_info['name']}"
-    if model not in state.models:
+    spec = state.catalog.get(model)
+    if spec is None:
         raise Problem(
             404,
             "Model not found",
             f"The model {model} does not exist (or you do not have access to it)",
+        )
+    return spec
+
+
+async def _create_for_model(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    spec = _model(state, request)
+    model = spec.name
+    if not spec.official:
+        raise Problem(
+            404,
+            "Model not found",
+            f"{model} is not an official model; run it by version with POST /v1/predictions",
         )
     return await _create(
         request, Route.MODELS_PREDICTIONS_CREATE, model=model, version="hidden", required=("input",)
@@ -276,7 +328,11 @@ def _resolve_version(state: EmulatorState, value: str) -> tuple[str, str]:
         model_name = state.model_for_version(value)
         if model_name is not None:
             return model_name, value
-    elif _OFFICIAL_MODEL.fullmatch(value) and value in state.models:
+    elif (
+        _OFFICIAL_MODEL.fullmatch(value)
+        and value in state.catalog
+        and state.catalog[value].official
+    ):
         return value, "hidden"
     raise Problem(
         422,
@@ -307,7 +363,8 @@ async def _create(
         validate_body(body, required=required, optional=_CREATE_OPTIONAL)
         if model is None or version is None:
             model, version = _resolve_version(state, body["version"])
-        options = validate_input(body["input"])
+        spec = state.catalog[model]
+        options = spec.validate(body["input"])
     except InputValidationError as error:
         raise _invalid(error) from None
     record = create_prediction(
@@ -317,6 +374,7 @@ async def _create(
         version=version,
         raw_input=body["input"],
         options=options,
+        spec=spec,
         plan=plan_for(state, request.get(_FAULTS, ())),
         deployment=deployment,
         prefer_wait=prefer[0] if prefer else None,
@@ -359,7 +417,7 @@ async def _deliver(request: web.Request) -> web.StreamResponse:
         state.counters.files_with_authorization += 1
     record = state.store.by_file_key(request.match_info["key"])
     match = _FILE_NAME.fullmatch(request.match_info["filename"])
-    if record is None or match is None or match["ext"] != record.options.output_format:
+    if record is None or match is None or match["ext"] != record.output_format:
         return web.Response(status=404, text="Not Found")
     index = int(match["index"])
     if index >= len(record.files):
@@ -393,3 +451,128 @@ async def _deliver(request: web.Request) -> web.StreamResponse:
         return response
     await response.write_eof()
     return response
+
+
+# -- schemas: models, versions, deployments ------------------------------------------
+
+
+async def _get_model(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    return web.json_response(_model(state, request).model_object(state.origin))
+
+
+async def _get_version(request: web.Request) -> web.StreamResponse:
+    spec = _model(request.app[STATE_KEY], request)
+    if request.match_info["version_id"] != spec.version:
+        raise Problem(
+            404,
+            "Not found",
+            f"The version {request.match_info['version_id']} of {spec.name} does not exist",
+        )
+    return web.json_response(spec.version_object())
+
+
+async def _get_deployment(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    owner, name = request.match_info["owner"], request.match_info["name"]
+    model = state.deployments.get(f"{owner}/{name}")
+    if model is None:
+        raise Problem(
+            404,
+            "Deployment not found",
+            f"The deployment {owner}/{name} does not exist (or you do not have access to it)",
+        )
+    release = {
+        "number": 1,
+        "model": model,
+        "version": state.catalog[model].version,
+        "created_at": "2024-08-01T00:00:00.000000Z",
+        "created_by": {"type": "organization", "username": owner, "name": owner},
+        "configuration": {"hardware": "gpu-t4", "min_instances": 0, "max_instances": 1},
+    }
+    return web.json_response({"owner": owner, "name": name, "current_release": release})
+
+
+# -- the files API -------------------------------------------------------------------
+
+
+async def _read_part(part: Any, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await part.read_chunk(_UPLOAD_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise Problem(
+                413,
+                "Request Entity Too Large",
+                f"The file is larger than the {limit}-byte limit",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _create_file(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    if not request.content_type.startswith("multipart/form-data"):
+        raise Problem(400, "Bad Request", "The request must be multipart/form-data")
+    fields: dict[str, str] = {}
+    content: bytes | None = None
+    part_type = part_name = None
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, aiohttp.BodyPartReader):
+            continue
+        if part.name == "content":
+            content = await _read_part(part, state.max_upload_bytes)
+            part_type = part.headers.get("Content-Type")
+            part_name = part.filename
+        elif part.name in {"filename", "type", "metadata"}:
+            fields[part.name] = (await _read_part(part, _UPLOAD_CHUNK)).decode("utf-8", "replace")
+    if content is None:
+        raise Problem(400, "Bad Request", "The request has no content part")
+    filename = fields.get("filename") or part_name or "file"
+    if len(filename.encode()) > MAX_FILENAME_BYTES:
+        raise Problem(
+            422, "Invalid filename", f"The filename is longer than {MAX_FILENAME_BYTES} bytes"
+        )
+    try:
+        metadata = json.loads(fields["metadata"]) if "metadata" in fields else {}
+    except json.JSONDecodeError:
+        raise Problem(400, "Bad Request", "metadata is not valid JSON") from None
+    file = UploadedFile(
+        id=state.store.new_id(),
+        name=filename,
+        content_type=fields.get("type") or part_type or "application/octet-stream",
+        data=content,
+        metadata=metadata,
+        ttl=state.file_ttl,
+        origin=state.origin,
+    )
+    state.files.add(file)
+    state.counters.files_created += 1
+    return web.json_response(file.to_json(), status=201)
+
+
+def _file(request: web.Request) -> UploadedFile:
+    file_id = request.match_info["file_id"]
+    file = request.app[STATE_KEY].files.available(file_id)
+    if file is None:
+        raise Problem(404, "Not found", f"No file with id {file_id!r} exists")
+    return file
+
+
+async def _get_file(request: web.Request) -> web.StreamResponse:
+    return web.json_response(_file(request).to_json())
+
+
+async def _list_files(request: web.Request) -> web.StreamResponse:
+    files = [file for file in request.app[STATE_KEY].files.values() if file.available]
+    results = [file.to_json() for file in reversed(files)]
+    return web.json_response({"next": None, "previous": None, "results": results})
+
+
+async def _delete_file(request: web.Request) -> web.StreamResponse:
+    file = _file(request)
+    file.deleted = True
+    request.app[STATE_KEY].counters.files_deleted += 1
+    return web.Response(status=204)

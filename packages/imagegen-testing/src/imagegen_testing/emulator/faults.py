@@ -20,6 +20,8 @@ from http import HTTPStatus
 
 __all__ = [
     "CREATE_ROUTES",
+    "FILES_ROUTES",
+    "SCHEMA_ROUTES",
     "Fault",
     "FaultKind",
     "FaultPlan",
@@ -43,6 +45,13 @@ class Route(StrEnum):
     DEPLOYMENTS_PREDICTIONS_CREATE = "deployments.predictions.create"
     PREDICTIONS_GET = "predictions.get"
     PREDICTIONS_CANCEL = "predictions.cancel"
+    MODELS_GET = "models.get"
+    MODELS_VERSIONS_GET = "models.versions.get"
+    DEPLOYMENTS_GET = "deployments.get"
+    FILES_CREATE = "files.create"
+    FILES_GET = "files.get"
+    FILES_LIST = "files.list"
+    FILES_DELETE = "files.delete"
     DELIVERY_GET = "delivery.get"
     """Output files: the emulator's stand-in for ``replicate.delivery``."""
 
@@ -57,6 +66,14 @@ CREATE_ROUTES = frozenset(
 """The three ways to create a prediction."""
 
 _FILE_ROUTES = frozenset({Route.DELIVERY_GET})
+_API_ROUTES = frozenset(Route) - _FILE_ROUTES
+
+SCHEMA_ROUTES = frozenset({Route.MODELS_GET, Route.MODELS_VERSIONS_GET, Route.DEPLOYMENTS_GET})
+"""The routes a client reads a model's schema through."""
+FILES_ROUTES = frozenset(
+    {Route.FILES_CREATE, Route.FILES_GET, Route.FILES_LIST, Route.FILES_DELETE}
+)
+"""The files API."""
 
 
 @dataclass
@@ -91,11 +108,16 @@ class FaultKind(StrEnum):
     SLOW_DOWNLOAD = "slow_download"
     TRUNCATED_DOWNLOAD = "truncated_download"
     CORRUPT_IMAGE = "corrupt_image"
+    MALFORMED_REPLY = "malformed_reply"
 
     @property
     def replaces_response(self) -> bool:
         """Whether the fault answers the request itself (so only one may apply)."""
-        return self in {FaultKind.HTTP_ERROR, FaultKind.CONNECTION_RESET}
+        return self in {
+            FaultKind.HTTP_ERROR,
+            FaultKind.CONNECTION_RESET,
+            FaultKind.MALFORMED_REPLY,
+        }
 
 
 RouteSelector = Route | Iterable[Route]
@@ -141,6 +163,7 @@ class Fault:
     upload: float | None = None
     seconds: float = 0.0
     fraction: float = 0.5
+    body: str = ""
 
     @classmethod
     def http_error(
@@ -193,6 +216,27 @@ class Fault:
             FaultKind.CONNECTION_RESET,
             _routes(route, frozenset(Route), FaultKind.CONNECTION_RESET),
             after_processing=after_processing,
+        )
+
+    @classmethod
+    def malformed_reply(
+        cls,
+        body: str = '{"unexpected": true}',
+        *,
+        after_processing: bool = False,
+        route: RouteSelector = _API_ROUTES,
+    ) -> Fault:
+        """Answer with the route's success status but ``body`` (JSON content type) instead.
+
+        With ``after_processing`` the request takes effect first: an upload
+        really creates the file, a create really starts the prediction, and
+        the client gets a reply it cannot read.
+        """
+        return cls(
+            FaultKind.MALFORMED_REPLY,
+            _routes(route, _API_ROUTES, FaultKind.MALFORMED_REPLY),
+            after_processing=after_processing,
+            body=body,
         )
 
     @classmethod

@@ -1,4 +1,4 @@
-"""Request validation: prediction bodies and flux-schnell's input schema.
+"""Request validation: prediction bodies, and model inputs against their OpenAPI schema.
 
 Replicate validates with a JSON Schema library whose messages are recognisable
 in its 422 replies ("Must be less than or equal to 4", "prompt is required",
@@ -6,14 +6,21 @@ in its 422 replies ("Must be less than or equal to 4", "prompt is required",
 following: ..."). The emulator produces the same messages, types and body
 shape, so a client's error handling meets the text it will meet in production.
 
-The schema values are flux-schnell's as published on its model page; the
-aspect-ratio table is the one its predictor uses, and megapixels ``"0.25"``
-halves each side.
+Inputs are checked against the very schema the model/version endpoints serve
+(``components.schemas.Input`` as Cog writes it: ``x-order``, ``default``,
+``nullable``, ``format: uri``, enums behind ``allOf``/``$ref``), so what a
+client reads from the schema and what the emulator enforces cannot drift.
+Messages for ``format`` and ``maxItems`` failures are the emulator's guess in
+the same style (no recorded reply shows them).
+
+The aspect-ratio table is the one flux-schnell's predictor uses, and
+megapixels ``"0.25"`` halves each side.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,16 +29,17 @@ from imagegen_core import ImageSize, OutputFormat
 __all__ = [
     "ASPECT_RATIOS",
     "FLUX_SCHNELL",
-    "FluxSchnellInput",
+    "OUTPUT_FORMATS",
     "InputValidationError",
     "InvalidField",
+    "ModelInput",
     "image_size",
     "validate_body",
     "validate_input",
 ]
 
 FLUX_SCHNELL = "black-forest-labs/flux-schnell"
-"""The model the emulator serves."""
+"""The model the emulator serves by default (and the backend's default model)."""
 
 ASPECT_RATIOS: Mapping[str, ImageSize] = {
     "1:1": ImageSize(1024, 1024),
@@ -48,8 +56,15 @@ ASPECT_RATIOS: Mapping[str, ImageSize] = {
 }
 """flux-schnell's pixel size at one megapixel for each aspect ratio it accepts."""
 
-_MEGAPIXELS = ("1", "0.25")
-_OUTPUT_FORMATS = {"webp": OutputFormat.WEBP, "jpg": OutputFormat.JPEG, "png": OutputFormat.PNG}
+OUTPUT_FORMATS: Mapping[str, OutputFormat] = {
+    "webp": OutputFormat.WEBP,
+    "jpg": OutputFormat.JPEG,
+    "png": OutputFormat.PNG,
+}
+"""Replicate's spelling of each output format (``jpg``, not ``jpeg``)."""
+
+_REF_PREFIX = "#/components/schemas/"
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S")
 
 
 def image_size(aspect_ratio: str, megapixels: str) -> ImageSize:
@@ -91,31 +106,25 @@ class InputValidationError(ValueError):
 
 
 @dataclass(frozen=True)
-class FluxSchnellInput:
-    """A validated flux-schnell input with defaults filled in."""
+class ModelInput(Mapping[str, Any]):
+    """A validated input: every property the schema knows, defaults filled in.
 
-    prompt: str
-    aspect_ratio: str = "1:1"
-    num_outputs: int = 1
-    num_inference_steps: int = 4
-    output_format: str = "webp"
-    output_quality: int = 80
-    megapixels: str = "1"
-    seed: int | None = None
-    go_fast: bool = True
-    disable_safety_checker: bool = False
+    Read it like the JSON object it came from (``options["num_outputs"]``);
+    properties without a default that were not sent are absent.
+    """
+
+    checked: Mapping[str, Any]
     ignored: tuple[str, ...] = ()
     """Input keys the schema does not know; Replicate drops them silently."""
 
-    @property
-    def size(self) -> ImageSize:
-        """Pixel size of every output."""
-        return image_size(self.aspect_ratio, self.megapixels)
+    def __getitem__(self, name: str) -> Any:
+        return self.checked[name]
 
-    @property
-    def image_format(self) -> OutputFormat:
-        """The encoded format of every output."""
-        return _OUTPUT_FORMATS[self.output_format]
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.checked)
+
+    def __len__(self) -> int:
+        return len(self.checked)
 
 
 def _json_type(value: object) -> str:
@@ -140,74 +149,106 @@ def _type_error(field: str, expected: str, value: object) -> InvalidField:
     )
 
 
-@dataclass(frozen=True)
-class _Property:
-    type: str
-    default: object = None
-    minimum: int | None = None
-    maximum: int | None = None
-    choices: tuple[str, ...] = ()
+def _is_uri(value: str) -> bool:
+    # What gojsonschema's "uri" format accepts, near enough: a scheme, then anything.
+    return bool(_URI.match(value))
 
 
-_PROPERTIES: Mapping[str, _Property] = {
-    "prompt": _Property("string"),
-    "aspect_ratio": _Property("string", "1:1", choices=tuple(ASPECT_RATIOS)),
-    "num_outputs": _Property("integer", 1, minimum=1, maximum=4),
-    "num_inference_steps": _Property("integer", 4, minimum=1, maximum=4),
-    "output_format": _Property("string", "webp", choices=tuple(_OUTPUT_FORMATS)),
-    "output_quality": _Property("integer", 80, minimum=0, maximum=100),
-    "megapixels": _Property("string", "1", choices=_MEGAPIXELS),
-    "seed": _Property("integer"),
-    "go_fast": _Property("boolean", True),
-    "disable_safety_checker": _Property("boolean", False),
-}
+def _resolve(spec: Mapping[str, Any], components: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A property schema with Cog's ``allOf: [{$ref: ...}]`` enum reference folded in."""
+    merged = dict(spec)
+    for part in spec.get("allOf", ()):
+        ref = part.get("$ref", "")
+        if ref.startswith(_REF_PREFIX):
+            merged = {**components[ref.removeprefix(_REF_PREFIX)], **merged}
+    merged.pop("allOf", None)
+    return merged
 
 
-def _check(name: str, spec: _Property, value: object) -> tuple[object, InvalidField | None]:
-    field = f"input.{name}"
-    if _json_type(value) != spec.type:
-        return value, _type_error(field, spec.type, value)
-    if spec.type == "integer" and isinstance(value, int | float):
-        number = int(value)
-        if spec.minimum is not None and number < spec.minimum:
-            return number, InvalidField(
-                "number_gte", field, f"Must be greater than or equal to {spec.minimum}"
+def _check(
+    name: str, field: str, spec: Mapping[str, Any], value: object, components: Mapping[str, Any]
+) -> tuple[object, list[InvalidField]]:
+    spec = _resolve(spec, components)
+    expected = spec.get("type", "string")
+    if value is None and spec.get("nullable"):
+        return None, []
+    given = _json_type(value)
+    if given != expected and not (expected == "number" and given == "integer"):
+        return value, [_type_error(field, expected, value)]
+    if expected in {"integer", "number"} and isinstance(value, int | float):
+        number: int | float = int(value) if expected == "integer" else value
+        minimum, maximum = spec.get("minimum"), spec.get("maximum")
+        if minimum is not None and number < minimum:
+            return number, [
+                InvalidField("number_gte", field, f"Must be greater than or equal to {minimum}")
+            ]
+        if maximum is not None and number > maximum:
+            return number, [
+                InvalidField("number_lte", field, f"Must be less than or equal to {maximum}")
+            ]
+        return number, []
+    if expected == "array" and isinstance(value, list):
+        items = spec.get("items", {})
+        checked: list[object] = []
+        errors: list[InvalidField] = []
+        for index, item in enumerate(value):
+            item_value, item_errors = _check(name, f"{field}.{index}", items, item, components)
+            checked.append(item_value)
+            errors.extend(item_errors)
+        if "maxItems" in spec and len(value) > spec["maxItems"]:
+            errors.append(
+                InvalidField(
+                    "array_max_items", field, f"Array must have at most {spec['maxItems']} items"
+                )
             )
-        if spec.maximum is not None and number > spec.maximum:
-            return number, InvalidField(
-                "number_lte", field, f"Must be less than or equal to {spec.maximum}"
-            )
-        return number, None
-    if spec.choices and value not in spec.choices:
-        allowed = ", ".join(f'"{c}"' for c in spec.choices)
-        return value, InvalidField("enum", field, f"{name} must be one of the following: {allowed}")
-    return value, None
+        return checked, errors
+    choices = spec.get("enum")
+    if choices and value not in choices:
+        allowed = ", ".join(f'"{c}"' for c in choices)
+        return value, [
+            InvalidField("enum", field, f"{name} must be one of the following: {allowed}")
+        ]
+    if spec.get("format") == "uri" and isinstance(value, str) and not _is_uri(value):
+        return value, [InvalidField("format", field, "Does not match format 'uri'")]
+    return value, []
 
 
-def validate_input(raw: object) -> FluxSchnellInput:
-    """Check ``raw`` against flux-schnell's schema and fill in defaults.
+def validate_input(
+    raw: object, input_schema: Mapping[str, Any], components: Mapping[str, Any]
+) -> ModelInput:
+    """Check ``raw`` against a Cog ``Input`` schema and fill in defaults.
+
+    Args:
+        raw: The ``input`` object of a create request.
+        input_schema: ``components.schemas.Input`` of the model's OpenAPI schema.
+        components: ``components.schemas``, for the enums ``Input`` refers to.
 
     Raises:
         InputValidationError: With every failure found, not only the first.
     """
     if not isinstance(raw, dict):
         raise InputValidationError([_type_error("input", "object", raw)])
-    errors: list[InvalidField] = []
+    properties: Mapping[str, Any] = input_schema.get("properties", {})
+    errors = [
+        InvalidField("required", "input", f"{name} is required")
+        for name in input_schema.get("required", ())
+        if name not in raw
+    ]
     values: dict[str, Any] = {}
-    if "prompt" not in raw:
-        errors.append(InvalidField("required", "input", "prompt is required"))
-    for name, spec in _PROPERTIES.items():
+    ordered = sorted(properties.items(), key=lambda item: item[1].get("x-order", 0))
+    for name, spec in ordered:
         if name not in raw:
+            if "default" in spec:
+                values[name] = spec["default"]
             continue
-        value, error = _check(name, spec, raw[name])
-        if error is not None:
-            errors.append(error)
-        else:
+        value, problems = _check(name, f"input.{name}", spec, raw[name], components)
+        errors.extend(problems)
+        if not problems:
             values[name] = value
     if errors:
         raise InputValidationError(errors)
-    ignored = tuple(sorted(key for key in raw if key not in _PROPERTIES))
-    return FluxSchnellInput(**values, ignored=ignored)
+    ignored = tuple(sorted(key for key in raw if key not in properties))
+    return ModelInput(values, ignored=ignored)
 
 
 def validate_body(

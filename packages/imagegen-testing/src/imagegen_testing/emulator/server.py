@@ -12,7 +12,7 @@ import ipaddress
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Self
 
@@ -20,7 +20,13 @@ from aiohttp import web
 
 from imagegen_testing.emulator.app import build_app
 from imagegen_testing.emulator.faults import Fault, FaultPlan, Latency
+from imagegen_testing.emulator.files import DEFAULT_FILE_TTL, MAX_UPLOAD_BYTES, UploadedFile
 from imagegen_testing.emulator.lifecycle import cancel
+from imagegen_testing.emulator.models import (
+    BUILTIN_MODELS,
+    EmulatedModel,
+    flux_schnell_copy,
+)
 from imagegen_testing.emulator.ratelimit import TokenBucket
 from imagegen_testing.emulator.schema import FLUX_SCHNELL
 from imagegen_testing.emulator.state import Counters, EmulatorState, PredictionRecord
@@ -28,16 +34,12 @@ from imagegen_testing.emulator.state import Counters, EmulatorState, PredictionR
 __all__ = [
     "DEFAULT_DEPLOYMENT",
     "EMULATOR_API_TOKEN",
-    "FLUX_SCHNELL_VERSION",
     "ReplicateEmulator",
     "is_loopback",
 ]
 
 EMULATOR_API_TOKEN = "r8_EmulatorTokenNotARealReplicateKey0000"  # noqa: S105 (a public fake)
 """The token accepted unless told otherwise: shaped like a Replicate token, obviously fake."""
-
-FLUX_SCHNELL_VERSION = "5f24084160c9089501c1b3545d9be3c27883ae2239b6f412990e82d4a6210f8f"
-"""The version id the emulator gives flux-schnell (an arbitrary fixed 64-hex string)."""
 
 DEFAULT_DEPLOYMENT = "imagegen/flux-schnell"
 """The deployment an emulator has unless ``deployments=`` says otherwise; it runs flux-schnell."""
@@ -57,14 +59,15 @@ def is_loopback(host: str) -> bool:
 
 
 class ReplicateEmulator:
-    """Replicate's HTTP API for flux-schnell, in-process.
+    """Replicate's HTTP API, in-process: predictions, schemas, files (see :mod:`.models`).
 
     Args:
         api_token: The only token accepted.
         host: Interface to bind; loopback unless ``allow_non_loopback``.
         port: Port to bind; 0 picks a free one (see :attr:`base_url`).
         latency: Phase and download latencies; mutable later via :attr:`latency`.
-        models: ``owner/name`` to version id; default flux-schnell only.
+        models: Extra models with flux-schnell's schema, ``owner/name`` to version id.
+        extra_models: Further :class:`EmulatedModel` s (a name here replaces a built-in one).
         deployments: ``owner/name`` to model; default ``{DEFAULT_DEPLOYMENT: FLUX_SCHNELL}``.
         data_urls: Sync replies carry ``data:`` URLs (Replicate, October 2024).
         create_rate_limit: Creates allowed a minute.
@@ -74,6 +77,8 @@ class ReplicateEmulator:
         seed: Seeds ids, random image seeds and fault rates, for reproducible runs.
         allow_non_loopback: Permit a non-loopback ``host``.
         access_log: Log each request (method, path, status; never headers).
+        file_ttl: Seconds until an uploaded file expires (Replicate: 24 hours).
+        max_upload_bytes: Largest upload accepted (Replicate: 100 MiB).
     """
 
     def __init__(
@@ -84,6 +89,7 @@ class ReplicateEmulator:
         port: int = 0,
         latency: Latency | None = None,
         models: Mapping[str, str] | None = None,
+        extra_models: Iterable[EmulatedModel] = (),
         deployments: Mapping[str, str] | None = None,
         data_urls: bool = False,
         create_rate_limit: int = 600,
@@ -93,6 +99,8 @@ class ReplicateEmulator:
         seed: int | None = None,
         allow_non_loopback: bool = False,
         access_log: bool = False,
+        file_ttl: float = DEFAULT_FILE_TTL,
+        max_upload_bytes: int = MAX_UPLOAD_BYTES,
     ) -> None:
         if not api_token:
             raise ValueError("api_token must not be empty")
@@ -104,11 +112,16 @@ class ReplicateEmulator:
             raise ValueError("max_sync_wait must not be negative")
         if min_cancel_after < 0:
             raise ValueError("min_cancel_after must not be negative")
-        model_table = dict(models) if models is not None else {FLUX_SCHNELL: FLUX_SCHNELL_VERSION}
+        if file_ttl <= 0 or max_upload_bytes < 1:
+            raise ValueError("file_ttl and max_upload_bytes must be positive")
+        catalog = {model.name: model for model in BUILTIN_MODELS}
+        for name, version in (models or {}).items():
+            catalog[name] = flux_schnell_copy(name, version)
+        catalog.update({model.name: model for model in extra_models})
         deployment_table = (
             dict(deployments) if deployments is not None else {DEFAULT_DEPLOYMENT: FLUX_SCHNELL}
         )
-        unknown = {model for model in deployment_table.values() if model not in model_table}
+        unknown = {model for model in deployment_table.values() if model not in catalog}
         if unknown:
             raise ValueError(f"deployments run unknown model(s): {', '.join(sorted(unknown))}")
         # Not for secrets: seeded so ids, image seeds and fault rates replay identically.
@@ -119,7 +132,7 @@ class ReplicateEmulator:
         self._state = EmulatorState(
             api_token=api_token,
             latency=latency if latency is not None else Latency(),
-            models=model_table,
+            catalog=catalog,
             deployments=deployment_table,
             data_urls=data_urls,
             max_sync_wait=max_sync_wait,
@@ -128,6 +141,8 @@ class ReplicateEmulator:
             other_limit=TokenBucket(rate_limit),
             rng=rng,
             faults=FaultPlan(rng=random.Random(rng.random())),  # noqa: S311
+            file_ttl=file_ttl,
+            max_upload_bytes=max_upload_bytes,
         )
         self._runner: web.AppRunner | None = None
 
@@ -183,6 +198,16 @@ class ReplicateEmulator:
     def models(self) -> Mapping[str, str]:
         """``owner/name`` to version id."""
         return self._state.models
+
+    @property
+    def catalog(self) -> Mapping[str, EmulatedModel]:
+        """``owner/name`` to the model the emulator runs."""
+        return self._state.catalog
+
+    @property
+    def files(self) -> Mapping[str, UploadedFile]:
+        """Every uploaded file by id, deleted and expired ones included."""
+        return self._state.files
 
     @property
     def deployments(self) -> Mapping[str, str]:
@@ -265,6 +290,7 @@ class ReplicateEmulator:
         """Cancel running predictions and forget predictions, counters and faults."""
         await self._stop_predictions()
         self._state.store.clear()
+        self._state.files.clear()
         self._state.counters.clear()
         self._state.faults.clear()
 

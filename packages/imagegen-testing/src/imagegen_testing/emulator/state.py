@@ -20,10 +20,13 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from imagegen_core import ImageSize
 from imagegen_testing.emulator.faults import FaultKind, FaultPlan, Latency, Route
+from imagegen_testing.emulator.files import FileStore
 from imagegen_testing.emulator.images import data_url
+from imagegen_testing.emulator.models import EmulatedModel
 from imagegen_testing.emulator.ratelimit import TokenBucket
-from imagegen_testing.emulator.schema import FluxSchnellInput
+from imagegen_testing.emulator.schema import ModelInput
 
 __all__ = [
     "Counters",
@@ -80,7 +83,9 @@ class PredictionRecord:
     version: str
     """What the ``version`` field shows: a 64-hex id, or ``"hidden"`` for official-model creates."""
     input: dict[str, Any]
-    options: FluxSchnellInput
+    options: ModelInput
+    spec: EmulatedModel
+    """The model that runs it: schema, output shape, logging."""
     seed: int
     plan: PredictionPlan
     origin: str
@@ -92,6 +97,11 @@ class PredictionRecord:
     logs: list[str] = field(default_factory=list)
     error: str | None = None
     files: list[bytes] = field(default_factory=list)
+    received: dict[str, list[bytes]] = field(default_factory=dict)
+    """The image inputs as the model read them, by input name (data URLs decoded,
+    file and delivery URLs fetched), for tests to compare with what was sent."""
+    size: ImageSize | None = None
+    """The size of every output, once the model knows it."""
     data_removed: bool = False
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started_at: datetime | None = None
@@ -118,7 +128,12 @@ class PredictionRecord:
     @property
     def media_type(self) -> str:
         """MIME type of the output files."""
-        return self.options.image_format.media_type
+        return self.spec.image_format(self.options).media_type
+
+    @property
+    def output_format(self) -> str:
+        """Replicate's spelling of the output files' format (their file extension)."""
+        return self.spec.output_format(self.options)
 
     @property
     def output_ready(self) -> bool:
@@ -127,15 +142,25 @@ class PredictionRecord:
 
     def file_url(self, index: int) -> str:
         """The delivery URL of output ``index``."""
-        return f"{self.origin}/delivery/{self.file_key}/out-{index}.{self.options.output_format}"
+        return f"{self.origin}/delivery/{self.file_key}/out-{index}.{self.output_format}"
 
-    def output(self, *, as_data_urls: bool = False) -> list[str] | None:
-        """The ``output`` field: file or ``data:`` URLs; ``None`` before outputs, after removal."""
+    def output(self, *, as_data_urls: bool = False) -> list[str] | str | None:
+        """The ``output`` field: file or ``data:`` URLs; ``None`` before outputs, after removal.
+
+        A list for models whose schema says ``array`` (iterator models' list
+        grows while they run), one URL string for models that return one file.
+        """
         if not self.output_ready:
             return None
         if as_data_urls:
-            return [data_url(data, self.media_type) for data in self.files]
-        return [self.file_url(index) for index in range(len(self.files))]
+            urls = [data_url(data, self.media_type) for data in self.files]
+        else:
+            urls = [self.file_url(index) for index in range(len(self.files))]
+        return urls[0] if self.spec.output_shape == "single" else urls
+
+    def add_preview(self, data: bytes) -> None:
+        """An iterator model yielded an intermediate output (a sync reply does not return yet)."""
+        self.files = [*self.files, data]
 
     def mark_processing(self) -> None:
         """A worker picked the prediction up."""
@@ -217,8 +242,9 @@ class PredictionRecord:
 class Counters:
     """What happened, for tests to assert on. ``predictions_running`` is live."""
 
-    def __init__(self, store: PredictionStore) -> None:
+    def __init__(self, store: PredictionStore, files: FileStore) -> None:
         self._store = store
+        self._files = files
         self.clear()
 
     def clear(self) -> None:
@@ -235,11 +261,20 @@ class Counters:
         """Replies refused by the emulator's own rate limiter (not scripted 429s)."""
         self.files_with_authorization = 0
         """File downloads that carried an ``Authorization`` header (a token leak to the CDN)."""
+        self.files_created = 0
+        """Uploads accepted by ``POST /v1/files``."""
+        self.files_deleted = 0
+        """Files removed by ``DELETE /v1/files/{id}``."""
 
     @property
     def predictions_running(self) -> int:
         """Predictions not yet terminal."""
         return self._store.running
+
+    @property
+    def files_live(self) -> int:
+        """Uploaded files neither deleted nor expired (what a client left behind). Live."""
+        return self._files.live
 
     @property
     def total_requests(self) -> int:
@@ -252,6 +287,8 @@ class Counters:
             "predictions_created": self.predictions_created,
             "cancels_received": self.cancels_received,
             "predictions_running": self.predictions_running,
+            "files_created": self.files_created,
+            "files_deleted": self.files_deleted,
             "responses": dict(self.responses),
             "faults_injected": {kind.value: n for kind, n in self.faults_injected.items()},
         }
@@ -311,8 +348,8 @@ class EmulatorState:
 
     api_token: str
     latency: Latency
-    models: dict[str, str]
-    """``owner/name`` to 64-hex version id."""
+    catalog: dict[str, EmulatedModel]
+    """``owner/name`` to the model."""
     deployments: dict[str, str]
     """``owner/name`` of a deployment to the model it runs."""
     data_urls: bool
@@ -322,15 +359,26 @@ class EmulatorState:
     other_limit: TokenBucket
     rng: random.Random
     faults: FaultPlan
+    file_ttl: float
+    max_upload_bytes: int
     store: PredictionStore = field(init=False)
+    files: FileStore = field(init=False)
     counters: Counters = field(init=False)
     origin: str = ""
     """``http://host:port`` once the server listens."""
 
     def __post_init__(self) -> None:
         self.store = PredictionStore(self.rng)
-        self.counters = Counters(self.store)
+        self.files = FileStore()
+        self.counters = Counters(self.store, self.files)
+
+    @property
+    def models(self) -> dict[str, str]:
+        """``owner/name`` to 64-hex version id."""
+        return {name: model.version for name, model in self.catalog.items()}
 
     def model_for_version(self, version_id: str) -> str | None:
         """The model a version id belongs to."""
-        return next((name for name, version in self.models.items() if version == version_id), None)
+        return next(
+            (name for name, model in self.catalog.items() if model.version == version_id), None
+        )
