@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import pytest_asyncio
-from aiohttp import web
+
+from imagegen_testing.fake_server import FakeServer, Handler
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,27 +28,17 @@ def suite_pytester(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
 @pytest_asyncio.fixture
 async def serve() -> AsyncIterator[Callable[[dict[str, Handler]], Awaitable[str]]]:
     """Start loopback HTTP servers with ``{"METHOD /path": handler}`` routes; give their origin."""
-    runners: list[web.AppRunner] = []
+    servers: list[FakeServer] = []
 
     async def start(routes: dict[str, Handler]) -> str:
-        app = web.Application()
-        for key, handler in routes.items():
-            method, path = key.split(" ", 1)
-            app.router.add_route(method, path, handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        runners.append(runner)
-        host, port = runner.addresses[0][:2]
-        return f"http://{host}:{port}"
+        server = FakeServer(routes)
+        await server.start()
+        servers.append(server)
+        return server.origin
 
     yield start
-    for runner in runners:
-        await runner.cleanup()
+    for server in servers:
+        await server.stop()

@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from imagegen_testing.conformance.scenarios import Scenario
 
-__all__ = ["LiveProvider"]
+__all__ = ["LiveProvider", "is_aiohttp_server_task"]
 
 
 class LiveProvider(ABC):
@@ -64,3 +65,17 @@ class LiveProvider(ABC):
     def remote_jobs_running(self) -> int | None:
         """How many jobs the provider is still running, or None when it cannot tell."""
         return None
+
+
+def is_aiohttp_server_task(task: asyncio.Task[Any]) -> bool:
+    """Whether ``task`` is one of aiohttp's server-side tasks (a connection's handler).
+
+    An in-process server (an emulator, a :class:`~imagegen_testing.fake_server.FakeServer`)
+    shares the test's event loop; its tasks are the server's business, not
+    leftovers of the backend under test.
+    """
+    code = getattr(task.get_coro(), "cr_code", None)
+    if code is None:
+        return False
+    filename = Path(code.co_filename)
+    return filename.parent.name == "aiohttp" and filename.name.startswith("web_")

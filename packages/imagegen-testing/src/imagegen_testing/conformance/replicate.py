@@ -30,7 +30,7 @@ from pydantic import SecretStr
 
 from imagegen_core import BackendSettings, ErrorKind, ImageBackend
 from imagegen_testing.cassettes import cassette_dir as shipped_cassette_dir
-from imagegen_testing.conformance.providers import LiveProvider
+from imagegen_testing.conformance.providers import LiveProvider, is_aiohttp_server_task
 from imagegen_testing.conformance.scenarios import Scenario
 from imagegen_testing.vcr.commands import LIVE_OPT_IN
 
@@ -167,13 +167,10 @@ class ReplicateProvider(LiveProvider):
         """The emulator's own tasks: aiohttp's server side and the emulator package's code."""
         if self.emulator is None:
             return False
-        code = getattr(task.get_coro(), "cr_code", None)
-        filename = Path(code.co_filename) if code is not None else None
-        if filename is None:
-            return False
-        if filename.parent.name == "aiohttp" and filename.name.startswith("web_"):
+        if is_aiohttp_server_task(task):
             return True
-        return _EMULATOR_DIR in filename.parents
+        code = getattr(task.get_coro(), "cr_code", None)
+        return code is not None and _EMULATOR_DIR in Path(code.co_filename).parents
 
     def remote_jobs_running(self) -> int | None:
         """The emulator's count of unfinished predictions; unknowable live."""
