@@ -11,6 +11,7 @@ find the entry point.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tomllib
 from pathlib import Path
@@ -23,6 +24,11 @@ import pytest
 # (PyYAML's C extension no longer recognises its own node classes; numpy, which
 # Pipecat imports, refuses). The cassettes are read with yaml below as well.
 import yaml
+
+# numpy (which Pipecat imports) likewise: loaded once, here, for every run below;
+# without Pipecat the tests that need it skip.
+with contextlib.suppress(ImportError):
+    import pipecat.frames.frames  # noqa: F401
 
 GUIDE = Path(__file__).resolve().parents[3] / "docs" / "writing-a-backend.md"
 _BLOCK = re.compile(r"```(?P<lang>\w+)\n(?P<body>.*?)```", re.S)
@@ -62,7 +68,10 @@ def acme(suite_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> py
     assert set(sources) == {
         "src/acme_imagegen/backend.py",
         "src/acme_imagegen/plugin.py",
+        "src/acme_imagegen/instant.py",
+        "src/acme_imagegen/instant_plugin.py",
         "tests/test_conformance.py",
+        "tests/test_instant_conformance.py",
     }
     root = suite_pytester.path
     (root / "src" / "acme_imagegen").mkdir(parents=True)
@@ -91,6 +100,7 @@ def test_the_guides_backend_skips_records_then_replays_offline(acme: pytest.Pyte
     test_file = "tests/test_conformance.py"
     fresh = acme.runpytest_inprocess("-p", "no:cacheprovider", "-rs", test_file)
     fresh.assert_outcomes(passed=9, skipped=8)
+    fresh.stdout.fnmatch_lines(["timeout: 120.0s"])  # the guide's pytest timeout is in force
     fresh.stdout.fnmatch_lines(
         [
             "SKIPPED*no cassette test_generate_one.yaml in tests?cassettes; record it with: "
@@ -113,8 +123,50 @@ def test_the_guides_backend_skips_records_then_replays_offline(acme: pytest.Pyte
     replayed.assert_outcomes(passed=17)
 
 
+def test_the_guides_one_request_backend_passes_from_its_fake_server(acme: pytest.Pytester) -> None:
+    test_file = "tests/test_instant_conformance.py"
+    fresh = acme.runpytest_inprocess("-p", "no:cacheprovider", test_file)
+    fresh.assert_outcomes(passed=10, skipped=7)
+
+    recorded = acme.runpytest_inprocess("-p", "no:cacheprovider", test_file, "--record-mode=once")
+    recorded.assert_outcomes(passed=17)
+    cassettes = sorted((acme.path / "tests" / "cassettes" / "instant").glob("*.yaml"))
+    assert [c.name for c in cassettes if c.name == "test_cancellation.yaml"] == []
+    assert len(cassettes) == 7
+    for cassette in cassettes:
+        text = cassette.read_text()
+        assert "127.0.0.1" not in text, cassette.name
+        assert "instant-fake-key-0000" not in text, cassette.name
+        for interaction in yaml.safe_load(text)["interactions"]:
+            assert interaction["request"]["uri"].startswith("https://instant.acme.example/v1/")
+
+    # The cancellation test holds a request open on the loopback fake: allowed.
+    replayed = acme.runpytest_inprocess("-p", "no:cacheprovider", test_file, "--block-network")
+    replayed.assert_outcomes(passed=17)
+
+
+def test_the_guides_files_and_opt_out_pass_mypy_strict(
+    acme: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mypy = pytest.importorskip("mypy.api")
+    monkeypatch.chdir(acme.path)
+    monkeypatch.setenv("MYPYPATH", "src")  # as an installed src-layout package resolves
+    guide = GUIDE.read_text(encoding="utf-8")
+    [opt_out] = [
+        b["body"] for b in _BLOCK.finditer(guide) if "@pytest.mark.xfail(reason=" in b["body"]
+    ]
+    (acme.path / "tests" / "test_opt_out.py").write_text(opt_out, encoding="utf-8")
+    cache = GUIDE.parents[1] / ".mypy_cache" / "writing-a-backend-guide"
+    out, err, status = mypy.run(
+        ["--strict", "--cache-dir", str(cache), "--explicit-package-bases", "src", "tests"]
+    )
+    assert status == 0, out + err
+
+
 def test_the_guide_shows_the_commands_this_test_runs() -> None:
     guide = GUIDE.read_text(encoding="utf-8")
     assert "uv run pytest tests/test_conformance.py --record-mode=once" in guide
     assert "uv run pytest tests/test_conformance.py --block-network" in guide
     assert "9 passed, 8 skipped" in guide
+    assert "uv run pytest tests/test_instant_conformance.py --block-network" in guide
+    assert "10 passed, 7 skipped" in guide

@@ -12,6 +12,8 @@ the backends, aiohttp or Pipecat. Its jobs:
   ``--strict-markers`` accepts them;
 * fail every test of a conformance class whose guard test was tampered with,
   because a guard that can be overridden guards nothing;
+* remember each test's phase reports (:func:`passed`), so a cassette
+  recorded by a test that failed is not kept;
 * offer ``imagegen_offline_nltk``, which keeps Pipecat < 1.9 from downloading
   NLTK data when a pipeline starts (see :mod:`imagegen_testing.pipecat_offline`).
 """
@@ -19,7 +21,7 @@ the backends, aiohttp or Pipecat. Its jobs:
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,26 @@ import pytest
 pytest.register_assert_rewrite("imagegen_testing.conformance")
 
 _SUITE_MODULE = "imagegen_testing.conformance.suite"
+_PHASE_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep each phase's report on the item, for fixtures that act on the outcome."""
+    report = yield
+    item.stash.setdefault(_PHASE_REPORTS, {})[report.when] = report
+    return report
+
+
+def passed(item: pytest.Item) -> bool:
+    """Whether ``item``'s setup and call both passed (readable from fixture teardown)."""
+    reports = item.stash.get(_PHASE_REPORTS, {})
+    return all(
+        phase in reports and reports[phase].passed and not hasattr(reports[phase], "wasxfail")
+        for phase in ("setup", "call")
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

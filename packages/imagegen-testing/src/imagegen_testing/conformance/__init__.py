@@ -14,9 +14,12 @@ from imagegen_testing.conformance.providers import LiveProvider
 from imagegen_testing.conformance.replicate import ReplicateCassettes, ReplicateProvider
 from imagegen_testing.conformance.run import ConformanceRun
 from imagegen_testing.conformance.scenarios import Scenario
-from imagegen_testing.conformance.suite import BackendConformance
+from imagegen_testing.conformance.shapes import ApiShape
+from imagegen_testing.conformance.suite import LOOPBACK_HOSTS, BackendConformance
 
 __all__ = [
+    "LOOPBACK_HOSTS",
+    "ApiShape",
     "BackendConformance",
     "ConformanceRun",
     "LiveProvider",

@@ -40,6 +40,8 @@ from imagegen_testing.conformance.guard import find_tampering
 from imagegen_testing.conformance.providers import LiveProvider
 from imagegen_testing.conformance.run import ConformanceRun
 from imagegen_testing.conformance.scenarios import Scenario
+from imagegen_testing.conformance.shapes import ApiShape
+from imagegen_testing.pytest_plugin import passed
 from imagegen_testing.vcr import (
     CassetteScrubber,
     find_secrets_in_cassette,
@@ -48,7 +50,10 @@ from imagegen_testing.vcr import (
     shared_vcr_config,
 )
 
-__all__ = ["BackendConformance"]
+__all__ = ["LOOPBACK_HOSTS", "BackendConformance"]
+
+LOOPBACK_HOSTS = (r"127\.0\.0\.1$", r"::1$", r"localhost$")
+"""Host patterns (pytest-recording's ``--allowed-hosts`` regexes) of this machine's loopback."""
 
 _SCENARIO_MARK = "imagegen_scenario"
 _ODD_RATIOS = ("7:3", "17:5", "1:7", "13:11", "31:29")  # no backend offers all of these
@@ -145,6 +150,16 @@ class BackendConformance:
     default the live provider's answer is used, when there is one. The
     cancellation test demands zero after cancelling.
 
+    **API shape.** ``api_shape`` says what "the provider is working on it"
+    looks like (:class:`ApiShape`): ``QUEUE`` (default) when the first reply
+    acknowledges a job that runs on, so a cassette can replay that reply and
+    then the cancel; ``ONE_REQUEST`` or ``STREAMING`` when the work is one
+    open request, which no cassette can hold open: their cancellation test
+    always runs against :meth:`live_provider` (an in-process
+    :class:`~imagegen_testing.fake_server.FakeServerProvider`, allowed under
+    ``--block-network``) and demands that the request be abandoned in bounded
+    time, with no task and no open request left.
+
     **Cassettes.** Tests marked network-bound replay a cassette per test,
     named after the test, from ``cassette_dir`` (None: the backend needs no
     network and tests run directly, as the fake's do). pytest-recording's
@@ -161,6 +176,9 @@ class BackendConformance:
     shrunk to flat pictures of the same format and size. After recording, the
     cassette is scanned for the test's secrets and deleted (failing the test)
     if one is found. ``vcr_overrides`` adds vcrpy options (never ``record_mode``).
+
+    A cassette recorded by a test that then fails is not kept: the test's
+    cassette is left as it was before (removed, or the previous one put back).
 
     **Bounds.** ``generation_timeout`` caps each generation; ``cancel_timeout``
     caps how long a cancelled generation may take to finish;
@@ -216,7 +234,12 @@ class BackendConformance:
     """Extra vcrpy options over the shared configuration."""
     cancel_sends_request: ClassVar[bool] = True
     """Cancelling remote work sends a request (Replicate: ``POST .../cancel``).
-    With cassettes, the cancellation test then demands one after cancelling."""
+    With cassettes, the cancellation test of a queue API then demands one after
+    cancelling."""
+    api_shape: ClassVar[ApiShape] = ApiShape.QUEUE
+    """How the provider's API carries a generation (see :class:`ApiShape`). A
+    one-request or streaming API's cancellation test cancels a request held open
+    by :meth:`live_provider`, in replay runs too, instead of replaying a cassette."""
 
     def live_provider(self) -> LiveProvider | None:
         """The provider to record against (or to use when ``cassette_dir`` is None).
@@ -320,8 +343,25 @@ class BackendConformance:
 
     @pytest.fixture
     def disable_recording(self, request: pytest.FixtureRequest) -> bool:
-        """No cassettes for backends without network, or with ``--disable-recording``."""
-        return self.cassette_dir is None or bool(request.config.getoption("--disable-recording"))
+        """Whether this test runs without a cassette.
+
+        So do backends without network, runs with ``--disable-recording``, and
+        the cancellation of a request held open (no cassette can hold one; see
+        :class:`ApiShape`).
+        """
+        if self.cassette_dir is None or request.config.getoption("--disable-recording"):
+            return True
+        return _cancels_an_open_request(self, request)
+
+    @pytest.fixture
+    def allowed_hosts(self, allowed_hosts: list[str] | None) -> list[str]:
+        """pytest-recording's hosts allowed under ``--block-network``, plus loopback.
+
+        An in-process fake of the provider (a :class:`~imagegen_testing.fake_server.FakeServer`)
+        listens on 127.0.0.1 and never leaves the machine; blocking it would
+        block the cancellation test of every one-request API.
+        """
+        return [*(allowed_hosts or []), *LOOPBACK_HOSTS]
 
     @pytest.fixture
     def default_cassette_name(
@@ -355,12 +395,29 @@ class BackendConformance:
     def vcr_cassette_dir(
         self, request: pytest.FixtureRequest, imagegen_scrubber: CassetteScrubber
     ) -> Iterator[str]:
-        """The cassette directory; a cassette written by the test is then scanned for secrets."""
+        """The cassette directory; a cassette the test wrote is kept only if it passed.
+
+        A test that failed (or skipped, or xfailed) after recording leaves the
+        cassette as it was before the test: the new one removed, a rewritten
+        one put back. A kept cassette is then scanned for secrets.
+        """
         directory = Path(self.cassette_dir) if self.cassette_dir is not None else Path.cwd()
         path = self._cassette_path(request.node.name)
         before = _stamp(path)
+        previous = path.read_bytes() if path is not None and before is not None else None
         yield str(directory)
-        if path is None or _stamp(path) in (before, None):
+        if path is None or _stamp(path) == before:
+            return
+        if not passed(request.node):
+            _put_back(path, previous)
+            what = "put back as it was" if previous is not None else "removed"
+            request.node.add_report_section(
+                "teardown",
+                "imagegen",
+                f"the cassette {path.name} this test recorded was {what}: the test did not pass",
+            )
+            return
+        if not path.exists():
             return
         findings = find_secrets_in_cassette(path, imagegen_scrubber.secrets)
         if findings:
@@ -646,8 +703,15 @@ class BackendConformance:
 
     @_network(Scenario.CANCEL)
     async def test_cancellation(self, imagegen_run: ConformanceRun) -> None:
-        """Cancelling the task finishes in bounded time, leaves no task and no remote job."""
+        """Cancelling the task finishes in bounded time, leaves no task and no remote work.
+
+        Remote work is a running job for a queue API and the open request for
+        a one-request or streaming API (see :attr:`api_shape`).
+        """
         run = imagegen_run
+        shape = self.api_shape
+        if shape.connection_bound and run.provider is None:
+            pytest.fail(_NEEDS_A_PROVIDER.format(shape=shape.value), pytrace=False)
         backend = self.make_backend(run, self.slow_settings)
         current = asyncio.current_task()
         before = set(asyncio.all_tasks())
@@ -655,31 +719,36 @@ class BackendConformance:
         task = asyncio.create_task(self.collect(generation), name="imagegen-conformance-generation")
         await self._wait_for_remote_work(task, backend, run)
         if task.done():
-            outcome = "was cancelled" if task.cancelled() else f"ended with {task.exception()!r}"
-            if not task.cancelled() and task.exception() is None:
-                outcome = f"returned {len(task.result())} image(s)"
-            pytest.fail(
-                f"the generation {outcome} before it could be cancelled; "
-                "make slow_settings (or the provider's CANCEL scenario) slower"
-            )
+            pytest.fail(_finished_too_soon(task, shape, run), pytrace=False)
+        if run.cassette is not None and run.exchanges() == 0:
+            await _cancel_quietly(task)
+            pytest.fail(_NO_FIRST_REPLY.format(timeout=self.generation_timeout), pytrace=False)
         exchanges_before_cancel = run.exchanges()
         started = time.monotonic()
         task.cancel()
         done, _ = await asyncio.wait({task}, timeout=self.cancel_timeout)
         elapsed = time.monotonic() - started
-        assert task in done, f"the cancelled generation was still running after {elapsed:.1f} s"
+        assert task in done, (
+            f"the cancelled generation was still running after {elapsed:.1f} s "
+            f"(cancel_timeout): a remote cancel must be bounded (imagegen_core.finish_cleanup)"
+        )
         if not task.cancelled():
             raised = task.exception()
             pytest.fail(
                 "cancellation must propagate as CancelledError; the generation "
                 + (f"raised {raised!r}" if raised else "returned normally")
+                + ": re-raise asyncio.CancelledError after cleaning up, never swallow it"
             )
         owned = run.provider.owns_task if run.provider is not None else _nobody_owns
         leftover = await _leftover_tasks(before, current, owned)
         assert not leftover, f"tasks left running after cancellation: {leftover}"
-        remote = self.remote_jobs_running(backend, run)
+        remote = await _settled(lambda: self.remote_jobs_running(backend, run))
         if remote is not None:
-            assert remote == 0, f"{remote} remote job(s) still running after cancellation"
+            assert remote == 0, (
+                _OPEN_REQUESTS_LEFT.format(remote=remote)
+                if shape.connection_bound
+                else f"{remote} remote job(s) still running after cancellation"
+            )
         if run.cassette is not None and self.cancel_sends_request:
             assert run.exchanges() > exchanges_before_cancel, (
                 "no request reached the provider after cancelling: the remote job was not "
@@ -849,3 +918,92 @@ def _skip_if_provider_cannot(provider: LiveProvider | None, scenario: Scenario) 
     reason = provider.cannot_run(scenario)
     if reason is not None:
         pytest.skip(f"{type(provider).__name__} cannot record {scenario.value}: {reason}")
+
+
+_NEEDS_A_PROVIDER = (
+    "api_shape is {shape!r}: the cancellation test cancels a request while the provider "
+    "holds it open, which a cassette cannot replay, so it needs a live provider in every "
+    "run; return one from live_provider(), e.g. an imagegen_testing.fake_server."
+    "FakeServerProvider whose CANCEL handler awaits hold_open() (see the guide, "
+    "'A one-request API')"
+)
+
+_NO_FIRST_REPLY = (
+    "the provider had not answered the first request after {timeout:.0f} s "
+    "(generation_timeout), so no remote job could be cancelled: a queue API answers its "
+    "create request at once. If yours holds the request until the images are ready, set "
+    "api_shape = ApiShape.ONE_REQUEST (or ApiShape.STREAMING)"
+)
+
+_OPEN_REQUESTS_LEFT = (
+    "{remote} request(s) still open at the provider after cancellation: the backend must "
+    "abandon its request when cancelled (leave the `async with session.post(...)` block), "
+    "not go on reading it in another task or shield it from the cancellation"
+)
+
+
+def _finished_too_soon(task: asyncio.Task[Any], shape: ApiShape, run: ConformanceRun) -> str:
+    """Why the generation could not be cancelled, and what to change."""
+    if task.cancelled():
+        outcome = "was cancelled by someone else"
+    elif task.exception() is not None:
+        outcome = f"ended with {task.exception()!r}"
+    else:
+        outcome = f"returned {len(task.result())} image(s)"
+    said = f"the generation {outcome} before it could be cancelled"
+    if shape.connection_bound:
+        return (
+            f"{said}: for a {shape.value} API the provider's CANCEL scenario must hold the "
+            "request open until the client goes away (a FakeServerProvider handler that "
+            "awaits imagegen_testing.fake_server.hold_open()), or slow_settings must make it "
+            "last longer than the test takes to cancel it"
+        )
+    if run.replaying:
+        return (
+            f"{said}: the cassette's replies finish the job at once. If your API answers "
+            "with the images in the reply to its one request, set api_shape = "
+            "ApiShape.ONE_REQUEST (or STREAMING): the test then cancels a request held open "
+            "by live_provider() instead of replaying. If it queues jobs, the CANCEL scenario "
+            "must leave the job running after the first reply: make it slower "
+            "(slow_settings, or what live_provider().start(Scenario.CANCEL) scripts) and "
+            "record again with --record-mode=rewrite"
+        )
+    return (
+        f"{said}: the CANCEL scenario must keep the job running after the provider accepted "
+        "it; make slow_settings (or what live_provider().start(Scenario.CANCEL) scripts) "
+        "slower. If your API answers with the images in the reply to its one request, set "
+        "api_shape = ApiShape.ONE_REQUEST (or STREAMING)"
+    )
+
+
+def _cancels_an_open_request(suite: BackendConformance, request: pytest.FixtureRequest) -> bool:
+    """Whether this is the cancellation test of a one-request or streaming API."""
+    return request.node.originalname == "test_cancellation" and suite.api_shape.connection_bound
+
+
+async def _cancel_quietly(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+async def _settled(read: Callable[[], int | None], grace: float = 1.0) -> int | None:
+    """``read()`` once it is 0 or None, or its value after ``grace`` seconds.
+
+    A provider learns of an abandoned request (or a cancelled job) a moment
+    after the client acted.
+    """
+    deadline = time.monotonic() + grace
+    while True:
+        value = read()
+        if not value or time.monotonic() >= deadline:
+            return value
+        await asyncio.sleep(0.01)
+
+
+def _put_back(path: Path, previous: bytes | None) -> None:
+    """Restore a cassette to what it was before the test (absent, or ``previous``)."""
+    if previous is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.write_bytes(previous)
