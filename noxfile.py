@@ -19,7 +19,7 @@ nox.options.sessions = ["lint", "typecheck", "tests", "compat", "nopipecat", "qu
 
 ROOT = Path(__file__).parent
 PYTHON = "3.11"
-PACKAGES = ("imagegen-core", "imagegen-replicate", "imagegen-testing")
+PACKAGES = ("imagegen-core", "imagegen-openai", "imagegen-replicate", "imagegen-testing")
 TEST_DIRS = [f"packages/{p}/tests" for p in PACKAGES]
 
 # The Pipecat releases the core is tested against: the oldest supported, the
