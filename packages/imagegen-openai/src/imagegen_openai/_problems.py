@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping
 from http import HTTPStatus
 
-from imagegen_core import ErrorKind, ImageGenError
+from imagegen_core import REDACTED, ErrorKind, ImageGenError
 from imagegen_core.http import retry_after_seconds
 from imagegen_openai._wire import ApiError, parse_error_body
 
@@ -50,6 +50,9 @@ _SPACE = re.compile(r"\s+")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h)")
 _TRY_AGAIN = re.compile(r"try again in\s+(\d+(?:\.\d+)?)\s*(ms|s|m)\b", re.IGNORECASE)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+# "Incorrect API key provided: sk-abc1*****************wxyz." OpenAI echoes a rejected
+# key with its ends showing; even those ends are not for logs.
+_MASKED_KEY = re.compile(r"[^\s*]*\*{3,}[^\s.*]*")
 
 _KIND_BY_STATUS = {
     400: ErrorKind.INVALID_REQUEST,
@@ -212,7 +215,7 @@ def _text_of(body: str) -> str | None:
 
 
 def _clean(text: str) -> str:
-    text = _SPACE.sub(" ", text).strip()
+    text = _SPACE.sub(" ", _MASKED_KEY.sub(REDACTED, text)).strip()
     if len(text) > _MAX_DETAIL:
         text = text[: _MAX_DETAIL - 1].rstrip() + "…"
     return text

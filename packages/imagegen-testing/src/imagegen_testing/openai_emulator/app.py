@@ -50,6 +50,7 @@ __all__ = ["STATE_KEY", "ApiProblem", "build_app"]
 
 STATE_KEY = web.AppKey("imagegen_openai_emulator_state", EmulatorState)
 _FAULTS = web.RequestKey("imagegen_openai_emulator_faults", tuple[OpenAIFault, ...])
+_REQUEST_ID = web.RequestKey("imagegen_openai_emulator_request_id", str)
 _ROUTES = {route.value: route for route in OpenAIRoute}
 _GPT_ONLY = frozenset(
     {"background", "moderation", "output_compression", "output_format", "partial_images", "stream"}
@@ -199,7 +200,7 @@ def _add_headers(
     state: EmulatorState, request: web.Request, response: web.StreamResponse, started: float
 ) -> None:
     headers = response.headers
-    headers["x-request-id"] = request.get("request_id") or state.request_id()
+    headers["x-request-id"] = request.get(_REQUEST_ID) or state.request_id()
     headers["openai-version"] = "2020-10-01"
     headers["openai-processing-ms"] = str(int((time.monotonic() - started) * 1000))
     headers["openai-organization"] = request.headers.get("OpenAI-Organization", "org-emulator")
@@ -482,7 +483,7 @@ async def _answer(
     for fault in faults:
         if fault.kind is OpenAIFaultKind.SLOW:
             seconds = fault.seconds
-    request["request_id"] = state.request_id()
+    request[_REQUEST_ID] = state.request_id()
     state.counters.generating += 1
     try:
         if plan.stream:
@@ -508,17 +509,22 @@ def _seed(plan: _Plan, index: int) -> str:
 
 
 async def _make(state: EmulatorState, plan: _Plan, index: int, seconds: float) -> bytes:
+    """Make one image, taking ``seconds``; it is billed (counted) once made."""
     if seconds > 0:
         await asyncio.sleep(seconds)
-    data = await render(
+    data = await _render_for(plan, index)
+    state.counters.images_generated += 1
+    return data
+
+
+async def _render_for(plan: _Plan, index: int) -> bytes:
+    return await render(
         _seed(plan, index),
         plan.size,
         plan.output_format,
         compression=plan.compression if plan.output_format is not OutputFormat.PNG else 0,
         transparent=plan.background == "transparent",
     )
-    state.counters.images_generated += 1
-    return data
 
 
 def _usage(plan: _Plan, images: int) -> dict[str, Any]:
@@ -535,7 +541,7 @@ def _usage(plan: _Plan, images: int) -> dict[str, Any]:
 
 def _b64(data: bytes, faults: tuple[OpenAIFault, ...]) -> str:
     if any(fault.kind is OpenAIFaultKind.BAD_IMAGE for fault in faults):
-        data = b"\x89PNG\r\n\x1a\n" + secrets.token_bytes(64)
+        data = b"GIF89a" + secrets.token_bytes(64)  # an image, but of no format the API returns
     return base64.b64encode(data).decode("ascii")
 
 
@@ -616,7 +622,7 @@ async def _stream(
         "size": str(plan.size),
     }
     for index in range(count):
-        final = await _make(state, plan, index, 0.0)
+        final = await _render_for(plan, index)
         for step in range(steps):
             if seconds > 0:
                 await asyncio.sleep(seconds / (steps + 1))
@@ -642,6 +648,7 @@ async def _stream(
         }
         if not await send(event):
             return response
+        state.counters.images_generated += 1
     await response.write_eof()
     return response
 

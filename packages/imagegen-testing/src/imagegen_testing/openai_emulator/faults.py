@@ -161,7 +161,7 @@ class OpenAIFault:
 
     @classmethod
     def bad_image(cls) -> OpenAIFault:
-        """Return base64 that decodes to bytes no image decoder accepts."""
+        """Return base64 of bytes that are none of the formats the API returns (png, jpeg, webp)."""
         return cls(OpenAIFaultKind.BAD_IMAGE)
 
 
