@@ -8,12 +8,12 @@ import pytest
 
 from imagegen_core import ErrorKind, ImageGenError, ImageRequest, WarningKind
 from imagegen_openai import OpenAIBackend, OpenAISettings, profile_for
-from imagegen_openai._payload import build_generation
+from imagegen_openai._payload import build_call
 
 
 def fields(request: ImageRequest, **settings: Any) -> dict[str, Any]:
     config = OpenAISettings(**settings)
-    return build_generation(request, config, profile_for(config.model)).fields
+    return build_call(request, config, profile_for(config.model)).fields
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def test_request_quality_becomes_output_compression_for_jpeg_and_webp() -> None:
 
 def test_compression_with_png_is_a_warning_not_a_silent_drop() -> None:
     config = OpenAISettings()
-    call = build_generation(
+    call = build_call(
         ImageRequest(prompt="x", output_format="png", quality=70), config, profile_for(config.model)
     )
     assert "output_compression" not in call.fields
@@ -128,7 +128,7 @@ def test_streaming_sends_stream_and_partial_images() -> None:
 
 def test_streaming_on_a_model_without_it_is_a_warning() -> None:
     config = OpenAISettings(model="dall-e-3", stream=True)
-    call = build_generation(ImageRequest(prompt="x"), config, profile_for(config.model))
+    call = build_call(ImageRequest(prompt="x"), config, profile_for(config.model))
     assert "stream" not in call.fields
     assert [w.setting for w in call.warnings] == ["stream"]
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from imagegen_core import ErrorKind, ImageGenError, ImageRequest
+from imagegen_core import (
+    ErrorKind,
+    GeneratedImage,
+    GenerationProgress,
+    ImageGenError,
+    ImageRequest,
+    InputImage,
+)
 from imagegen_openai import OpenAIBackend
 from imagegen_openai._sse import EventTooLarge, ServerSentEvent, iter_events
 from imagegen_testing.openai_emulator import OpenAIEmulator, OpenAIFault, OpenAIRoute
@@ -23,6 +30,51 @@ async def test_a_streamed_generation_yields_the_final_images(emulator: OpenAIEmu
     assert sent.fields["stream"] is True
     assert sent.fields["partial_images"] == 2
     assert emulator.counters.previews_sent == 4
+
+
+async def test_partial_previews_are_progress_events_between_the_images(
+    emulator: OpenAIEmulator,
+) -> None:
+    settings = settings_for(emulator, stream=True, partial_images=2)
+    async with OpenAIBackend(settings) as backend:
+        generation = backend.generate(ImageRequest(prompt="x", num_images=2))
+        events = [event async for event in generation.events()]
+    kinds = ["image" if isinstance(e, GeneratedImage) else "progress" for e in events]
+    assert kinds == ["progress", "progress", "image"] * 2
+    progress = [e for e in events if isinstance(e, GenerationProgress)]
+    assert [p.preview.index for p in progress if p.preview] == [0, 0, 1, 1]
+    assert all(p.fraction is None for p in progress), "OpenAI reports no fraction; none invented"
+    assert progress[0].message == "preview 1/2 of image 1/2"
+    first = progress[0].preview
+    assert first is not None
+    assert first.data is not None
+    assert first.metadata["preview"] is True
+    final = next(e for e in events if isinstance(e, GeneratedImage))
+    assert first.size == final.size
+    assert first.data != final.data
+
+
+async def test_iterating_for_images_skips_the_previews(emulator: OpenAIEmulator) -> None:
+    async with OpenAIBackend(settings_for(emulator, stream=True, partial_images=3)) as backend:
+        generation = backend.generate(ImageRequest(prompt="x"))
+        images = await generation.collect()
+    assert len(images) == 1
+    assert generation.progress is not None
+    assert generation.progress.preview is not None
+
+
+async def test_an_edit_streams_its_previews_too(emulator: OpenAIEmulator) -> None:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(buffer, "PNG")
+    request = ImageRequest(prompt="x", images=(InputImage(data=buffer.getvalue()),))
+    async with OpenAIBackend(settings_for(emulator, stream=True, partial_images=1)) as backend:
+        events = [event async for event in backend.generate(request).events()]
+    assert [type(e).__name__ for e in events] == ["GenerationProgress", "GeneratedImage"]
+    assert emulator.requests[0].fields["stream"] is True
 
 
 async def test_an_error_event_mid_stream_is_an_error_and_not_retried(

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from imagegen_core import Capabilities, ImageSize, OutputFormat
+from imagegen_core import Capabilities, ImageRole, ImageSize, OutputFormat
 
 __all__ = ["DEFAULT_MODEL", "MODEL_PROFILES", "ModelProfile", "profile_for"]
 
@@ -52,6 +52,7 @@ class ModelProfile:
         streams: Whether ``stream``/``partial_images`` are accepted.
         edits: Whether ``/images/edits`` accepts the model.
         max_input_images: Input images an edit may carry.
+        max_input_bytes: Largest input image (and mask) file accepted.
         input_fidelities: Values of ``input_fidelity`` accepted on edits.
         styles: Values of ``style`` accepted (DALL-E 3).
         max_prompt_chars: Longest prompt accepted.
@@ -67,6 +68,7 @@ class ModelProfile:
     streams: bool = True
     edits: bool = True
     max_input_images: int = 16
+    max_input_bytes: int = 50 * 2**20
     input_fidelities: frozenset[str] = frozenset()
     styles: frozenset[str] = frozenset()
     max_prompt_chars: int = 32_000
@@ -92,6 +94,10 @@ class ModelProfile:
             # Encoder quality is output_compression, which only GPT image models take.
             supports_quality=self.gpt_image,
             output_formats=self.output_formats,
+            max_input_images=self.max_input_images if self.edits else 0,
+            supports_mask=self.edits and self.max_input_images > 0,
+            # GPT image edits draw on every image they get; DALL-E 2 edits its one image.
+            input_roles=frozenset(ImageRole) if self.gpt_image else frozenset({ImageRole.EDIT}),
         )
 
 
@@ -157,6 +163,7 @@ MODEL_PROFILES: tuple[ModelProfile, ...] = (
         backgrounds=frozenset(),
         streams=False,
         max_input_images=1,
+        max_input_bytes=4 * 2**20,
         max_prompt_chars=1_000,
     ),
 )

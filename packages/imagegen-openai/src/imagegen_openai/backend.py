@@ -20,11 +20,13 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from imagegen_core import (
+    BackendItem,
     BackendSettings,
     Capabilities,
     ErrorKind,
     GeneratedImage,
     Generation,
+    GenerationProgress,
     GenerationWarning,
     ImageBackend,
     ImageGenError,
@@ -33,9 +35,10 @@ from imagegen_core import (
 from imagegen_core.http import SessionOwner, download
 from imagegen_openai._images import parse_size, to_generated_image
 from imagegen_openai._models import ModelProfile, profile_for
-from imagegen_openai._payload import Call, build_generation
+from imagegen_openai._payload import Call, build_call
 from imagegen_openai._settings import API_KEY_ENV_VAR, OpenAISettings
 from imagegen_openai._transport import OpenAITransport, RequestBody
+from imagegen_openai._uploads import edit_body
 from imagegen_openai._wire import ImagesReply, StreamEvent, Usage
 
 if TYPE_CHECKING:
@@ -104,11 +107,9 @@ class OpenAIBackend(ImageBackend[OpenAISettings]):
     # -- generation -------------------------------------------------------------
 
     def _call_for(self, request: ImageRequest, settings: OpenAISettings) -> Call:
-        return build_generation(request, settings, profile_for(settings.model))
+        return build_call(request, settings, profile_for(settings.model))
 
-    async def _generate(
-        self, request: ImageRequest
-    ) -> AsyncIterator[GeneratedImage | GenerationWarning]:
+    async def _generate(self, request: ImageRequest) -> AsyncIterator[BackendItem]:
         settings = self.settings  # one snapshot for the whole generation
         key = settings.resolve_key()  # a SecretStr: this frame is in every error's traceback
         if key is None:
@@ -127,7 +128,8 @@ class OpenAIBackend(ImageBackend[OpenAISettings]):
         call = self._call_for(request, settings)
         for warning in call.warnings:
             yield warning
-        run = _Run(OpenAITransport(self._sessions.get(), settings, base_url, key), settings, call)
+        transport = OpenAITransport(self._sessions.get(), settings, base_url, key)
+        run = _Run(transport, settings, call, profile_for(settings.model))
         async with aclosing(run.images()) as images:
             async for item in images:
                 yield item
@@ -136,19 +138,32 @@ class OpenAIBackend(ImageBackend[OpenAISettings]):
 class _Run:
     """One call, from the request to its last image."""
 
-    def __init__(self, transport: OpenAITransport, settings: OpenAISettings, call: Call) -> None:
+    def __init__(
+        self,
+        transport: OpenAITransport,
+        settings: OpenAISettings,
+        call: Call,
+        profile: ModelProfile,
+    ) -> None:
         self.transport = transport
         self.settings = settings
         self.call = call
-        self.action = f"generating {call.expected} image(s) with {settings.model}"
+        self.profile = profile
+        verb = "editing" if call.is_edit else "generating"
+        self.action = f"{verb} {call.expected} image(s) with {settings.model}"
         self.deadline = 0.0
         self.yielded = 0
 
-    async def images(self) -> AsyncGenerator[GeneratedImage | GenerationWarning, None]:
+    async def images(self) -> AsyncGenerator[BackendItem, None]:
         self.deadline = asyncio.get_running_loop().time() + self.settings.timeout
-        body = RequestBody.json(self.call.fields)
+        if self.call.is_edit:
+            body = await self._step(
+                edit_body(self.call, self.transport.session, self.profile, self.settings)
+            )
+        else:
+            body = RequestBody.json(self.call.fields)
         if self.call.stream:
-            source: AsyncGenerator[GeneratedImage | GenerationWarning, None] = self._streamed(body)
+            source: AsyncGenerator[BackendItem, None] = self._streamed(body)
         else:
             source = self._replied(body)
         async with aclosing(source) as items:
@@ -185,17 +200,13 @@ class _Run:
                 backend="openai",
             ) from None
 
-    async def _replied(
-        self, body: RequestBody
-    ) -> AsyncGenerator[GeneratedImage | GenerationWarning, None]:
+    async def _replied(self, body: RequestBody) -> AsyncGenerator[BackendItem, None]:
         reply = await self._step(self.transport.post(self.call.path, body, action=self.action))
         async with aclosing(self._from_reply(reply)) as items:
             async for item in items:
                 yield item
 
-    async def _from_reply(
-        self, reply: ImagesReply
-    ) -> AsyncGenerator[GeneratedImage | GenerationWarning, None]:
+    async def _from_reply(self, reply: ImagesReply) -> AsyncGenerator[BackendItem, None]:
         entries = reply.data
         if len(entries) > self.call.expected:
             yield GenerationWarning(
@@ -216,9 +227,7 @@ class _Run:
             yield await self._fetched(image)
             self.yielded += 1
 
-    async def _streamed(
-        self, body: RequestBody
-    ) -> AsyncGenerator[GeneratedImage | GenerationWarning, None]:
+    async def _streamed(self, body: RequestBody) -> AsyncGenerator[BackendItem, None]:
         events = self.transport.stream(self.call.path, body, action=self.action)
         async with aclosing(events):
             while self.yielded < self.call.expected:
@@ -231,9 +240,33 @@ class _Run:
                         async for item in items:
                             yield item
                     return
-                if event.is_completed:
+                if event.is_partial:
+                    yield self._preview(event)
+                elif event.is_completed:
                     yield self._completed(event)
                     self.yielded += 1
+
+    def _preview(self, event: StreamEvent) -> GenerationProgress | GenerationWarning:
+        """A partial image as a progress report (a preview is never a result)."""
+        step = event.partial_image_index or 0
+        try:
+            preview = to_generated_image(
+                b64_json=event.b64_json,
+                url=None,
+                index=self.yielded,
+                output_format=self.call.output_format,
+                size=parse_size(event.size),
+                metadata={"preview": True, "partial_image_index": step},
+            )
+        except ImageGenError as exc:
+            # A broken preview costs the preview, not the images still coming.
+            return GenerationWarning(f"a partial preview was skipped: {exc.message}")
+        of_image = f" of image {self.yielded + 1}/{self.call.expected}"
+        return GenerationProgress(
+            message=f"preview {step + 1}/{self.settings.partial_images}"
+            + (of_image if self.call.expected > 1 else ""),
+            preview=preview,
+        )
 
     def _completed(self, event: StreamEvent) -> GeneratedImage:
         return to_generated_image(
