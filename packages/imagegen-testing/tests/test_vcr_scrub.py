@@ -103,6 +103,37 @@ def test_response_json_is_scrubbed_rewritten_and_its_data_urls_shrunk() -> None:
     assert headers["Content-Length"] == [str(len(scrubbed["body"]["string"]))]
 
 
+def _big_png() -> bytes:
+    image = Image.effect_noise((256, 256), 64).convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_b64_json_images_and_event_streams_are_shrunk_and_scrubbed() -> None:
+    big = base64.b64encode(_big_png()).decode("ascii")
+    body = json.dumps({"data": [{"b64_json": big}], "note": SECRET})
+    scrubbed = _scrubber().before_record_response(_response(body, content_type="application/json"))
+    document = json.loads(scrubbed["body"]["string"])
+    shrunk = base64.b64decode(document["data"][0]["b64_json"])
+    assert len(shrunk) < len(big) / 10
+    with Image.open(io.BytesIO(shrunk)) as image:
+        assert image.size == (256, 256)
+    assert document["note"] == REDACTED
+
+    event = json.dumps({"type": "image_generation.completed", "b64_json": big, "k": SECRET})
+    stream = f"event: image_generation.completed\ndata: {event}\n\n"
+    scrubbed = _scrubber().before_record_response(
+        _response(stream, content_type="text/event-stream")
+    )
+    text = scrubbed["body"]["string"].decode()
+    assert text.startswith("event: image_generation.completed\ndata: {")
+    assert text.endswith("\n\n")
+    payload = json.loads(text.split("\n")[1].removeprefix("data: "))
+    assert len(payload["b64_json"]) < len(big) / 10
+    assert payload["k"] == REDACTED
+
+
 def test_image_bodies_shrink_and_binary_bodies_lose_exact_secrets() -> None:
     image = Image.effect_noise((200, 100), 64).convert("RGB")
     buffer = io.BytesIO()

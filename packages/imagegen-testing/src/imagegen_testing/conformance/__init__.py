@@ -10,6 +10,7 @@ rewriting, so its checks explain their failures.
 """
 
 from imagegen_testing.conformance.guard import find_tampering, standard_test_names
+from imagegen_testing.conformance.openai import OpenAICassettes, OpenAIProvider
 from imagegen_testing.conformance.providers import LiveProvider
 from imagegen_testing.conformance.replicate import ReplicateCassettes, ReplicateProvider
 from imagegen_testing.conformance.run import ConformanceRun
@@ -23,6 +24,8 @@ __all__ = [
     "BackendConformance",
     "ConformanceRun",
     "LiveProvider",
+    "OpenAICassettes",
+    "OpenAIProvider",
     "ReplicateCassettes",
     "ReplicateProvider",
     "Scenario",

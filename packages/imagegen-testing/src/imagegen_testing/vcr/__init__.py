@@ -29,7 +29,7 @@ from imagegen_testing.vcr.secrets import (
     find_secrets_in_text,
     redact_text,
 )
-from imagegen_testing.vcr.shrink import shrink_data_url, shrink_image
+from imagegen_testing.vcr.shrink import shrink_base64_image, shrink_data_url, shrink_image
 
 __all__ = [
     "FILTERED_REQUEST_HEADERS",
@@ -47,6 +47,7 @@ __all__ = [
     "redact_text",
     "resolve_aiohttp_base_url",
     "shared_vcr_config",
+    "shrink_base64_image",
     "shrink_data_url",
     "shrink_image",
 ]

@@ -11,8 +11,10 @@
 * rewrites the addresses of the service the cassette was recorded from (an
   emulator on a random loopback port) to stable canonical ones, so replay
   needs no emulator and the cassette does not change with the port;
-* shrinks image bodies, and images inside ``data:`` URLs in JSON, to tiny flat
-  images of the same format and size (:mod:`imagegen_testing.vcr.shrink`);
+* shrinks image bodies, and images inside JSON (``data:`` URLs, and base64
+  ``b64_json`` fields as OpenAI-style APIs send them), to tiny flat images of
+  the same format and size (:mod:`imagegen_testing.vcr.shrink`); server-sent
+  event streams are scrubbed event by event, as the JSON of each ``data:`` line;
 * undoes an aiohttp stub quirk: vcrpy records aiohttp bodies already
   decompressed but keeps ``Content-Encoding``; the header is dropped and
   ``Content-Length`` fixed, and genuinely compressed bodies from other stubs
@@ -34,7 +36,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from imagegen_testing.vcr.secrets import REDACTED, SENSITIVE_NAME, redact_text
-from imagegen_testing.vcr.shrink import shrink_data_url, shrink_image
+from imagegen_testing.vcr.shrink import shrink_base64_image, shrink_data_url, shrink_image
 
 __all__ = ["CassetteScrubber"]
 
@@ -175,7 +177,22 @@ class CassetteScrubber:
             shrunk = shrink_image(raw)
             if shrunk is not None:
                 return shrunk
+        if content_type.startswith("text/event-stream"):
+            return self._scrub_event_stream(raw)
         return self._scrub_bytes(raw, content_type)
+
+    def _scrub_event_stream(self, raw: bytes) -> bytes:
+        """Each ``data:`` line as JSON (or text), every other line as text."""
+        lines = raw.decode("utf-8", "replace").split("\n")
+        for position, line in enumerate(lines):
+            field, sep, value = line.partition(":")
+            if field == "data" and sep:
+                payload = value[1:] if value.startswith(" ") else value
+                scrubbed = self._scrub_bytes(payload.encode("utf-8"), "application/json")
+                lines[position] = "data: " + scrubbed.decode("utf-8")
+            else:
+                lines[position] = self._scrub_text(line)
+        return "\n".join(lines).encode("utf-8")
 
     def _scrub_bytes(self, raw: bytes, content_type: str = "") -> bytes:
         try:
@@ -207,6 +224,8 @@ class CassetteScrubber:
                 return REDACTED
             if self.shrink_images and value.startswith("data:image/"):
                 return shrink_data_url(value)
+            if self.shrink_images and key == "b64_json":
+                return shrink_base64_image(value)
             return self._scrub_text(value)
         return value
 

@@ -19,7 +19,13 @@ from typing import Final
 
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["MAX_SHRINK_PIXELS", "SMALL_ENOUGH", "shrink_data_url", "shrink_image"]
+__all__ = [
+    "MAX_SHRINK_PIXELS",
+    "SMALL_ENOUGH",
+    "shrink_base64_image",
+    "shrink_data_url",
+    "shrink_image",
+]
 
 SMALL_ENOUGH: Final = 8 * 1024
 """Bodies of at most this many bytes are kept as they are. Besides sparing tiny
@@ -86,11 +92,16 @@ def shrink_data_url(url: str) -> str:
     header, sep, payload = url.partition(",")
     if not sep or not header.startswith("data:image/") or ";base64" not in header:
         return url
+    return f"{header},{shrink_base64_image(payload)}"
+
+
+def shrink_base64_image(payload: str) -> str:
+    """Shrink a base64-encoded image (OpenAI's ``b64_json``); anything else is returned as is."""
     try:
         data = base64.b64decode(payload, validate=True)
     except ValueError:
-        return url
+        return payload
     shrunk = shrink_image(data)
     if shrunk is None or shrunk is data:
-        return url
-    return f"{header},{base64.b64encode(shrunk).decode('ascii')}"
+        return payload
+    return base64.b64encode(shrunk).decode("ascii")
