@@ -1,5 +1,6 @@
 """The Replicate cassettes shipped in the package: complete, canonical, small, and secret-free."""
 
+import base64
 import re
 from pathlib import Path
 
@@ -46,17 +47,29 @@ def test_no_shipped_cassette_holds_a_secret(path: Path) -> None:
     assert not re.search(r"(?im)^\s*authorization:", text)
 
 
+_B64_IMAGE = re.compile(r'(?<="b64_json": ")[A-Za-z0-9+/=]+')
+
+CANONICAL_PREFIXES = (
+    "https://api.replicate.com/v1/",
+    "https://replicate.delivery/",
+    "https://api.openai.com/v1/",
+)
+
+
 @pytest.mark.parametrize("path", CASSETTES, ids=lambda p: str(p.relative_to(CASSETTES_ROOT)))
 def test_shipped_cassettes_are_canonical_and_small(path: Path) -> None:
     for interaction in _interactions(path):
         request, response = interaction["request"], interaction["response"]
         assert isinstance(request, dict)
         assert isinstance(response, dict)
-        assert str(request["uri"]).startswith(
-            ("https://api.replicate.com/v1/", "https://replicate.delivery/")
-        ), request["uri"]
+        assert str(request["uri"]).startswith(CANONICAL_PREFIXES), request["uri"]
         body = response["body"].get("string") or b""
-        assert len(body) <= SMALL_ENOUGH, f"{request['uri']}: {len(body)} bytes"
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+        # Inline base64 images (OpenAI's b64_json) are each held to the limit on their own.
+        for payload in _B64_IMAGE.findall(text):
+            assert len(base64.b64decode(payload)) <= SMALL_ENOUGH, f"{request['uri']}: image"
+        rest = _B64_IMAGE.sub("", text)
+        assert len(rest) <= SMALL_ENOUGH, f"{request['uri']}: {len(rest)} bytes"
     assert "127.0.0.1" not in path.read_text(encoding="utf-8")
 
 
@@ -67,3 +80,11 @@ def test_the_failure_and_cancellation_cassettes_show_what_they_claim() -> None:
     assert str(cancelled[-1]["request"]["uri"]).endswith("/cancel")
     rejected = _interactions(cassette_dir("replicate") / "test_authentication_error.yaml")
     assert [i["response"]["status"]["code"] for i in rejected] == [401]
+
+
+def test_the_openai_failure_and_rejection_cassettes_show_what_they_claim() -> None:
+    failed = _interactions(cassette_dir("openai") / "test_failure_error_kind.yaml")
+    assert [i["response"]["status"]["code"] for i in failed] == [500]
+    rejected = _interactions(cassette_dir("openai") / "test_authentication_error.yaml")
+    assert [i["response"]["status"]["code"] for i in rejected] == [401]
+    assert "invalid_api_key" in str(rejected[0]["response"]["body"]["string"])

@@ -195,3 +195,11 @@ def test_extra_hooks_run_after_the_scrubber_instead_of_replacing_it() -> None:
         request = hook(request)
     assert seen
     assert SECRET not in seen[0]
+
+
+def test_error_codes_survive_but_code_shaped_secrets_do_not() -> None:
+    body = json.dumps({"error": {"code": "insufficient_quota"}, "oauth": {"code": "4/0AbCdEf-Gh"}})
+    scrubbed = _scrubber().before_record_response(_response(body, content_type="application/json"))
+    document = json.loads(scrubbed["body"]["string"])
+    assert document["error"]["code"] == "insufficient_quota"
+    assert document["oauth"]["code"] == REDACTED

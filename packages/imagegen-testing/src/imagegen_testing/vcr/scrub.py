@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -40,6 +41,8 @@ from imagegen_testing.vcr.shrink import shrink_base64_image, shrink_data_url, sh
 
 __all__ = ["CassetteScrubber"]
 
+_ERROR_CODE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
+"""snake_case words: how error codes look, and what no random OAuth code looks like."""
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
 
 
@@ -221,6 +224,10 @@ class CassetteScrubber:
             return [self._scrub_json(item, key) for item in value]
         if isinstance(value, str):
             if key is not None and SENSITIVE_NAME.search(key) and value:
+                if key == "code" and _ERROR_CODE.fullmatch(value):
+                    # An API's error code (OpenAI's "insufficient_quota"), not an OAuth
+                    # code: replay must see it, or a quota error replays as a throttle.
+                    return value
                 return REDACTED
             if self.shrink_images and value.startswith("data:image/"):
                 return shrink_data_url(value)
