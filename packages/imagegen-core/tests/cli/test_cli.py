@@ -573,3 +573,34 @@ def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
 
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == str(tmp_path / "p-1.png")
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_generate_draws_progress_on_a_terminal_and_saves_no_preview(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], out: Path
+) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    settings = ["--set", "progress_steps=2", "--set", "progress_previews=true"]
+    code = main(["generate", "x", "--backend", "fake", "-n", "2", *settings, "--out", str(out)])
+    assert code == 0
+    drawn = terminal.getvalue()
+    assert "\r" in drawn
+    assert drawn.count("imagegen: ") >= 4, drawn
+    assert drawn.endswith("\r"), "the progress line is wiped before the command ends"
+    assert len(list(out.iterdir())) == 2, "previews are never written as results"
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_generate_draws_no_progress_when_stderr_is_not_a_terminal(run: Any, out: Path) -> None:
+    result = run(
+        "generate", "x", "--backend", "fake", "--set", "progress_steps=3", "--out", str(out)
+    )
+    assert result.code == 0
+    assert result.err == ""

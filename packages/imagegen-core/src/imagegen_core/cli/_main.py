@@ -31,11 +31,13 @@ from pydantic import ValidationError
 from imagegen_core._backend import Generation, ImageBackend
 from imagegen_core._capabilities import Capabilities, ratio_sort_key
 from imagegen_core._errors import ErrorKind, ImageGenError
+from imagegen_core._progress import GenerationProgress
 from imagegen_core._request import ImageRequest
 from imagegen_core._results import GeneratedImage
 from imagegen_core._session import SessionOwner
 from imagegen_core._validation import describe_validation
 from imagegen_core.cli._files import prompt_stem, write_image
+from imagegen_core.cli._progress import ProgressLine
 from imagegen_core.plugins import (
     BackendInfo,
     PluginError,
@@ -388,19 +390,29 @@ async def _run(backend: ImageBackend[Any], request: ImageRequest, args: argparse
     written = 0
     async with backend, _Downloader(args.max_bytes) as downloader:
         generation = backend.generate(request, strict=args.strict)
-        _print_new_warnings(generation)
-        async for image in generation:
-            _print_new_warnings(generation)
-            data, media_type = await downloader.content(image)
-            path = write_image(args.out, stem, data, media_type)
-            print(path, flush=True)
-            written += 1
-        _print_new_warnings(generation)
+        progress = ProgressLine(sys.stderr, prog=PROG)
+        _print_new_warnings(generation, progress)
+        try:
+            async for event in generation.events():
+                _print_new_warnings(generation, progress)
+                if isinstance(event, GenerationProgress):
+                    # Previews are progress, never results: shown, not saved.
+                    progress.show(event)
+                    continue
+                data, media_type = await downloader.content(event)
+                path = write_image(args.out, stem, data, media_type)
+                progress.clear()
+                print(path, flush=True)
+                written += 1
+        finally:
+            progress.clear()
+        _print_new_warnings(generation, progress)
     return written
 
 
-def _print_new_warnings(generation: Generation) -> None:
+def _print_new_warnings(generation: Generation, progress: ProgressLine) -> None:
     for warning in generation.unreported_warnings():
+        progress.clear()
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
 
 
