@@ -50,7 +50,7 @@ async def test_replicate_fails_over_to_openai(fault: Fault, emulator: OpenAIEmul
             services=[primary, spare], strategy_type=ServiceSwitcherStrategyFailover
         )
         try:
-            down, up = await run_service(
+            down, _ = await run_service(
                 switcher, [TextFrame("first"), pause(0.3), TextFrame("second")]
             )
         finally:
