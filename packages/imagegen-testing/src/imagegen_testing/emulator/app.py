@@ -6,7 +6,9 @@ versions, deployments), the files API, and the delivery host for outputs.
 One middleware does what every request shares, in the order a real edge
 would: count the request, apply scripted faults (a proxy error or a reset
 happens before the API sees anything), check the bearer token, apply the
-rate limit, run the route, add rate-limit headers, count the reply. Routes
+rate limit, run the route, add rate-limit headers. Replies are counted as
+their headers go out (``on_response_prepare``), before a client can read a
+byte, so a test that holds the reply already sees it counted. Routes
 raise :class:`Problem` for errors, which become ``application/problem+json``
 bodies with ``title``, ``detail`` and ``status``, as Replicate sends them.
 """
@@ -90,6 +92,7 @@ def build_app(state: EmulatorState) -> web.Application:
     """An application serving Replicate's prediction routes from ``state``."""
     app = web.Application(middlewares=[_middleware], client_max_size=_MAX_JSON_BODY)
     app[STATE_KEY] = state
+    app.on_response_prepare.append(_count)
     add = app.router
     add.add_post(
         "/v1/models/{owner}/{name}/predictions",
@@ -124,14 +127,14 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
     state = request.app[STATE_KEY]
     route = _ROUTE_NAMES.get(request.match_info.route.name or "")
     if route is None:
-        return _count(state, _unknown_path(request))
+        return _unknown_path(request)
     state.counters.requests[route] += 1
     faults = state.faults.take(route)
     state.counters.faults_injected.update(fault.kind for fault in faults)
     request[_FAULTS] = faults
     answer = next((fault for fault in faults if fault.kind.replaces_response), None)
     if answer is not None and not answer.after_processing:
-        return _count(state, _fault_response(request, answer, route))
+        return _fault_response(request, answer, route)
     if route is Route.DELIVERY_GET:
         response = await handler(request)
     else:
@@ -146,12 +149,11 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
         response = _malformed(answer, route)
     elif answer is not None:
         _reset_connection(request)
-    return _count(state, response)
-
-
-def _count(state: EmulatorState, response: web.StreamResponse) -> web.StreamResponse:
-    state.counters.responses[response.status] += 1
     return response
+
+
+async def _count(request: web.Request, response: web.StreamResponse) -> None:
+    request.app[STATE_KEY].counters.responses[response.status] += 1
 
 
 def _unknown_path(request: web.Request) -> web.StreamResponse:

@@ -191,15 +191,16 @@ async def _advance(state: EmulatorState, record: PredictionRecord) -> None:
         if not files:
             record.finish(Status.FAILED, error=ALL_NSFW)
             return
-    record.mark_outputs([*record.files, *files])
-    await asyncio.sleep(plan.upload)
-    record.finish(Status.SUCCEEDED)
-    if plan.data_removed_after is not None:
-        if plan.data_removed_after == 0:
-            record.remove_data()
-        else:
-            loop = asyncio.get_running_loop()
-            record.timers.append(loop.call_later(plan.data_removed_after, record.remove_data))
+    # No await between the outputs and success unless an upload phase takes
+    # time: otherwise a held sync reply could render the moment in between.
+    uploading = plan.upload > 0
+    record.mark_outputs([*record.files, *files], uploading=uploading)
+    if uploading:
+        await asyncio.sleep(plan.upload)
+    record.finish(Status.SUCCEEDED, remove_data=plan.data_removed_after == 0)
+    if plan.data_removed_after:
+        loop = asyncio.get_running_loop()
+        record.timers.append(loop.call_later(plan.data_removed_after, record.remove_data))
 
 
 def _tqdm_time(seconds: float) -> str:

@@ -110,7 +110,13 @@ class PredictionRecord:
     canceled_by: str | None = None
     """Who ended it early: ``"user"`` (cancel route), ``"deadline"`` or ``"shutdown"``."""
     settled: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set when the prediction is terminal or its outputs are ready: what a sync reply waits for."""
+    """What a held sync reply waits for: set when the prediction is terminal, or shows its
+    outputs during an upload phase that takes time.
+
+    Set only after every change of that moment is made, never before the state it
+    announces: from Python 3.12 ``asyncio.wait_for`` runs the waiter without a
+    wrapping task, so the reply is rendered at the very next turn of the loop.
+    """
     task: asyncio.Task[None] | None = None
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
     _started_clock: float | None = None
@@ -168,15 +174,27 @@ class PredictionRecord:
         self.started_at = datetime.now(UTC)
         self._started_clock = time.monotonic()
 
-    def mark_outputs(self, files: list[bytes]) -> None:
-        """The model produced ``files``; a sync reply may now return them."""
+    def mark_outputs(self, files: list[bytes], *, uploading: bool) -> None:
+        """The model produced ``files``.
+
+        ``uploading``: an upload phase follows, so a held sync reply may return
+        the outputs now, still ``processing``. Without one, success comes in the
+        same step and :meth:`finish` announces both at once.
+        """
         self.files = files
         self.outputs_at = datetime.now(UTC)
         self._outputs_clock = time.monotonic()
-        self.settled.set()
+        if uploading:
+            self.settled.set()
 
-    def finish(self, status: Status, *, error: str | None = None) -> None:
-        """Move to a terminal ``status`` (only the first call counts)."""
+    def finish(
+        self, status: Status, *, error: str | None = None, remove_data: bool = False
+    ) -> None:
+        """Move to a terminal ``status`` (only the first call counts).
+
+        ``remove_data``: the data is gone at completion (as if an hour passed), part
+        of the same change, so no reply ever shows the data of such a prediction.
+        """
         if self.status.terminal:
             return
         self.status = status
@@ -186,6 +204,8 @@ class PredictionRecord:
         for timer in self.timers:
             timer.cancel()
         self.timers.clear()
+        if remove_data:
+            self.remove_data()
         self.settled.set()
 
     def remove_data(self) -> None:
