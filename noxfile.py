@@ -18,7 +18,10 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["lint", "typecheck", "tests", "compat", "nopipecat", "quickstart"]
 
 ROOT = Path(__file__).parent
-PYTHON = "3.11"
+PYTHONS = ["3.11", "3.12", "3.13"]
+"""Every Python the packages declare (``requires-python = ">=3.11"``, classifiers 3.11 to 3.13)."""
+PYTHON = PYTHONS[0]
+"""The one Python of the sessions whose result does not depend on it (lint, types, quick start)."""
 PACKAGES = ("imagegen-core", "imagegen-openai", "imagegen-replicate", "imagegen-testing")
 TEST_DIRS = [f"packages/{p}/tests" for p in PACKAGES]
 
@@ -30,6 +33,23 @@ PIPECAT_VERSIONS = {
     "1.8.0": "pipecat-ai==1.8.0",
     "newest": "pipecat-ai<2",
 }
+
+
+def _find_pyenv_interpreters() -> None:
+    """Let nox find every pyenv-installed Python, not only the active one.
+
+    pyenv's shims run only the versions pyenv has switched on, so
+    ``python3.12`` on PATH fails when the global version is 3.11. Appending
+    each installed version's ``bin`` to PATH lets nox's interpreter discovery
+    skip the dead shim and find the real binary; appending shadows nothing
+    already on PATH. Without pyenv this does nothing.
+    """
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    found = [str(path) for path in sorted((root / "versions").glob("3.*/bin")) if path.is_dir()]
+    os.environ["PATH"] = os.pathsep.join([os.environ.get("PATH", ""), *found])
+
+
+_find_pyenv_interpreters()
 
 
 def sync(session: nox.Session, *groups: str) -> None:
@@ -59,9 +79,9 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", *(f"packages/{p}/src" for p in PACKAGES), "examples", "benchmarks")
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """Every package's tests against the locked (newest) Pipecat."""
+    """Every package's tests against the locked (newest) Pipecat, on every declared Python."""
     sync(session, "dev")
     session.run("pytest", *TEST_DIRS, *session.posargs)
 
