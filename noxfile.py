@@ -7,6 +7,7 @@ which swaps in the Pipecat releases the core promises to support.
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
 import nox
@@ -15,7 +16,7 @@ nox.needs_version = ">=2024.10.9"
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_missing_interpreters = True
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "typecheck", "tests", "compat", "nopipecat", "quickstart"]
+nox.options.sessions = ["lint", "typecheck", "tests", "floors", "compat", "nopipecat", "quickstart"]
 
 ROOT = Path(__file__).parent
 PYTHONS = ["3.11", "3.12", "3.13"]
@@ -84,6 +85,40 @@ def tests(session: nox.Session) -> None:
     """Every package's tests against the locked (newest) Pipecat, on every declared Python."""
     sync(session, "dev")
     session.run("pytest", *TEST_DIRS, *session.posargs)
+
+
+@nox.session(python=PYTHON, reuse_venv=False)
+def floors(session: nox.Session) -> None:
+    """Every test at the lowest versions the packages declare (uv's lowest-direct resolution).
+
+    The packages are installed editable so uv counts their requirements as
+    direct (a wheel's would be transitive, and resolve to the newest). A
+    fresh environment each run: a leftover newer release would satisfy a
+    floor without testing it. On the oldest Python only, the usual pairing
+    for oldest releases (some have no wheels for newer interpreters).
+    """
+    session.run_install(
+        "uv",
+        "pip",
+        "install",
+        "--resolution=lowest-direct",
+        *(f"--editable=packages/{p}" for p in PACKAGES),
+        "--group=dev",
+        env={"VIRTUAL_ENV": session.virtualenv.location},
+    )
+    show_versions(session, *PACKAGES)
+    session.run("pytest", *TEST_DIRS, *session.posargs)
+
+
+def with_pipecat(package: str) -> str:
+    """``"[pipecat]"`` for a package that has the ``pipecat`` extra, else ``""``."""
+    project = tomllib.loads((ROOT / "packages" / package / "pyproject.toml").read_text())["project"]
+    return "[pipecat]" if "pipecat" in project.get("optional-dependencies", {}) else ""
+
+
+def show_versions(session: nox.Session, *distributions: str) -> None:
+    """Print each distribution's version and those of its requirements, as installed."""
+    session.run("python", str(ROOT / ".ci" / "show_versions.py"), *distributions, silent=False)
 
 
 @nox.session(python=PYTHON)
