@@ -14,16 +14,22 @@ from packaging.requirements import Requirement
 
 
 def _requirements(distribution: str) -> list[str]:
+    """The names ``distribution`` requires, its extras' requirements included."""
+    extras = ["", *(metadata.metadata(distribution).get_all("Provides-Extra") or [])]
     names = []
     for line in metadata.requires(distribution) or []:
         requirement = Requirement(line)
-        if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+        marker = requirement.marker
+        if marker is None or any(marker.evaluate({"extra": extra}) for extra in extras):
             names.append(requirement.name)
     return names
 
 
 def main(distributions: list[str]) -> None:
-    """Print ``name==version`` for each distribution, then for each of its requirements."""
+    """Print ``name==version`` for each distribution, then for each of its requirements.
+
+    Requirements of every extra are listed; one that is not installed says so.
+    """
     seen: set[str] = set()
     for distribution in distributions:
         for name in [distribution, *_requirements(distribution)]:
