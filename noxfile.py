@@ -102,7 +102,7 @@ def floors(session: nox.Session) -> None:
         "pip",
         "install",
         "--resolution=lowest-direct",
-        *(f"--editable=packages/{p}[pipecat]" for p in PACKAGES),
+        *(f"--editable=packages/{p}{with_pipecat(p)}" for p in PACKAGES),
         "--group=dev",
         env={"VIRTUAL_ENV": session.virtualenv.location},
     )
