@@ -36,14 +36,8 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from imagegen_core import ImageGenError
 from imagegen_core.cli import prompt_stem, write_image
+from imagegen_core.pipecat import pipeline_task, run_pipeline_task
 from imagegen_replicate import TOKEN_ENV_VAR, ReplicateImageGenService
-
-try:  # Pipecat 1.3 and later
-    from pipecat.pipeline.worker import PipelineWorker as PipelineTask
-    from pipecat.workers.runner import WorkerRunner as PipelineRunner
-except ImportError:  # older Pipecat
-    from pipecat.pipeline.runner import PipelineRunner
-    from pipecat.pipeline.task import PipelineTask
 
 DEFAULT_OUT = Path("imagegen-output")
 
@@ -114,16 +108,13 @@ async def generate(prompt: str, *, out: Path, count: int, aspect_ratio: str) -> 
             return 1
         errors = ErrorCollector()
         files = ImageFileWriter(out, prompt_stem(prompt))
-        task = PipelineTask(
+        # pipeline_task/run_pipeline_task work on every supported Pipecat; an app
+        # on one release can use that release's PipelineTask (PipelineWorker) itself.
+        task = pipeline_task(
             Pipeline([errors, image_gen, files]), enable_rtvi=False, idle_timeout_secs=None
         )
         await task.queue_frames([TextFrame(prompt), EndFrame()])
-        runner = PipelineRunner()
-        if hasattr(runner, "add_workers"):  # Pipecat 1.3+: register, then run
-            await runner.add_workers(task)
-            await runner.run()
-        else:
-            await runner.run(task)
+        await run_pipeline_task(task)
 
     for message in errors.errors:
         say(f"error: {message}")

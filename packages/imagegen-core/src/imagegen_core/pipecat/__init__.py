@@ -10,6 +10,8 @@ module of its own:
 - ``_settings``: the settings dataclasses and :class:`ImageGenUpdateSettingsFrame`;
 - ``_failover``: :func:`failure_policy`, which error kinds make the service
   unusable so ``ServiceSwitcher`` fails over;
+- ``_running``: :func:`pipeline_task` and :func:`run_pipeline_task`, which
+  build and run a pipeline under the names of whichever Pipecat is installed;
 - ``_compat``: every difference between supported Pipecat releases, bridged
   by feature detection.
 
@@ -30,6 +32,7 @@ from imagegen_core._decoding import DEFAULT_MAX_PIXELS
 from imagegen_core._downloads import DEFAULT_DOWNLOAD_TIMEOUT, DEFAULT_MAX_DOWNLOAD_BYTES
 from imagegen_core.pipecat._compat import NOT_GIVEN, NotGivenType, given, is_given
 from imagegen_core.pipecat._failover import FailurePolicy, failure_policy
+from imagegen_core.pipecat._running import pipeline_task, run_pipeline_task
 from imagegen_core.pipecat._service import BackendImageGenService, BaseBackendImageGenService
 from imagegen_core.pipecat._settings import (
     BackendImageGenSettings,
@@ -54,6 +57,8 @@ __all__ = [
     "given",
     "is_given",
     "not_given",
+    "pipeline_task",
+    "run_pipeline_task",
 ]
 
 _RENAMED = {"BackendImageGenServiceBase": "BaseBackendImageGenService"}
