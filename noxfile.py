@@ -16,7 +16,7 @@ nox.needs_version = ">=2024.10.9"
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_missing_interpreters = True
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "typecheck", "tests", "floors", "compat", "nopipecat", "quickstart"]
+nox.options.sessions = ["lint", "typecheck", "tests", "floors", "compat", "nopipecat", "quickstart", "docs"]
 
 ROOT = Path(__file__).parent
 PYTHONS = ["3.11", "3.12", "3.13"]
@@ -25,6 +25,14 @@ PYTHON = PYTHONS[0]
 """The one Python of the sessions whose result does not depend on it (lint, types, quick start)."""
 PACKAGES = ("imagegen-core", "imagegen-openai", "imagegen-replicate", "imagegen-testing")
 TEST_DIRS = [f"packages/{p}/tests" for p in PACKAGES]
+DOCS_TESTS = "tests/docs"
+# Each example runs with one command and checks its own outcome (exit status
+# 0 only when it did what it shows). The quick start has a session of its own.
+EXAMPLES = sorted(
+    path.relative_to(ROOT).as_posix()
+    for path in (ROOT / "examples").glob("*.py")
+    if not path.name.startswith("_") and path.name != "quickstart.py"
+)
 
 # The Pipecat releases the core is tested against: the oldest supported, the
 # first release without the private `_NotGiven` name that broke the old
@@ -75,9 +83,12 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """Mypy in strict mode over every package, the examples and the benchmarks."""
+    """Mypy in strict mode over every package, the examples, the benchmarks and the docs' code."""
     sync(session, "typecheck")
     session.run("mypy", *(f"packages/{p}/src" for p in PACKAGES), "examples", "benchmarks")
+    # The Python blocks of README.md and docs/, page by page, with the cache
+    # the run above just filled (the `docs` session compiles and runs them).
+    session.run("pytest", DOCS_TESTS, "-k", "mypy", "-q")
 
 
 @nox.session(python=PYTHONS)
@@ -124,7 +135,7 @@ def show_versions(session: nox.Session, *distributions: str) -> None:
 @nox.session(python=PYTHON)
 @nox.parametrize("pipecat", list(PIPECAT_VERSIONS))
 def compat(session: nox.Session, pipecat: str) -> None:
-    """The core and the Replicate service against each supported Pipecat release."""
+    """The tests and the examples against each supported Pipecat release."""
     sync(session, "dev")
     # Only Pipecat (and whatever it needs changed) moves off the lock, so a
     # failure here is Pipecat's doing, not a newer release of something else.
@@ -143,6 +154,32 @@ def compat(session: nox.Session, pipecat: str) -> None:
         "print('pipecat-ai', m.version('pipecat-ai'))",
     )
     session.run("pytest", *TEST_DIRS, *session.posargs)
+    run_examples(session)
+
+
+def run_examples(session: nox.Session) -> None:
+    """Run every example script, with no provider credentials in the environment."""
+    env = {name: "" for name in ("REPLICATE_API_TOKEN", "IMAGEGEN_BACKEND") if name in os.environ}
+    for example in EXAMPLES:
+        session.run("python", example, env=env)
+
+
+@nox.session(python=PYTHON, default=False)
+def examples(session: nox.Session) -> None:
+    """The examples against the locked Pipecat (`compat` runs them on every supported one)."""
+    sync(session, "dev")
+    run_examples(session)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """The documentation site built with --strict, and every code block in it compiled and run."""
+    sync(session, "docs", "dev")
+    site = Path(session.create_tmp()) / "site"
+    session.run(
+        "mkdocs", "build", "--strict", "--site-dir", str(site), env={"NO_MKDOCS_2_WARNING": "1"}
+    )
+    session.run("pytest", DOCS_TESTS, "-k", "not mypy", *session.posargs)
 
 
 def build_wheels(session: nox.Session) -> list[str]:

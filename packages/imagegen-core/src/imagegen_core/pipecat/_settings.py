@@ -48,7 +48,7 @@ class BackendImageGenSettings(ImageGenSettings):
     backend's own ``model`` setting, and ``extra`` becomes the request's
     backend-specific ``options``. ``None`` leaves a choice to the backend.
 
-    Parameters:
+    Attributes:
         model: The backend's model, for backends that have a ``model`` setting.
         num_images: Images per prompt.
         aspect_ratio: Width:height such as ``"16:9"``; exclusive with ``size``.
