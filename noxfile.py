@@ -7,6 +7,8 @@ which swaps in the Pipecat releases the core promises to support.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -16,7 +18,17 @@ nox.needs_version = ">=2024.10.9"
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_missing_interpreters = True
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "typecheck", "tests", "floors", "compat", "nopipecat", "quickstart", "docs"]
+nox.options.sessions = [
+    "lint",
+    "typecheck",
+    "tests",
+    "floors",
+    "compat",
+    "nopipecat",
+    "template",
+    "quickstart",
+    "docs",
+]
 
 ROOT = Path(__file__).parent
 PYTHONS = ["3.11", "3.12", "3.13"]
@@ -250,6 +262,44 @@ def nopipecat(session: nox.Session) -> None:
         f"install size (site-packages): without Pipecat {without / 2**20:.0f} MiB, "
         f"with the pipecat extra {size / 2**20:.0f} MiB"
     )
+
+
+@nox.session(python=PYTHON)
+def template(session: nox.Session) -> None:
+    """The third-party backend template, installed as a stranger would: outside the workspace.
+
+    examples/third-party-backend/ is copied to a temporary folder outside the
+    repository and installed there (not editable) beside the wheels of
+    imagegen-core and imagegen-testing built from this checkout, then its own
+    tests run from the copy, the conformance ones replaying its cassettes with
+    the network blocked. Only the public surface can be reached that way, so
+    a template that needs a private import fails here.
+    """
+    wheels = [w for w in build_wheels(session) if "imagegen_replicate-" not in w]
+    with tempfile.TemporaryDirectory(prefix="imagegen-template-") as scratch:
+        copy = Path(scratch) / "acme-imagegen"
+        shutil.copytree(
+            ROOT / "examples" / "third-party-backend",
+            copy,
+            ignore=shutil.ignore_patterns(".venv", "__pycache__", "*.egg-info", "build", "dist"),
+        )
+        session.install(
+            *(f"{w}[pipecat]" if "imagegen_testing-" in w else w for w in wheels),
+            f"{copy}[test]",
+        )
+        with session.chdir(copy):
+            session.run("imagegen", "backends", "--strict")
+            session.run(
+                "python",
+                "-m",
+                "pytest",
+                "-p",
+                "no:cacheprovider",
+                "tests/test_conformance.py",
+                "--block-network",
+                *session.posargs,
+            )
+            session.run("python", "-m", "pytest", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(python=PYTHON)
