@@ -90,7 +90,7 @@ def test_pinned_flux_schnell_version_keeps_its_profile() -> None:
 
 
 def test_unknown_models_and_deployments_get_the_generic_profile() -> None:
-    for model in ("stability-ai/sdxl", VERSION, "deployments/acme/flux-schnell"):
+    for model in ("acme/painter", VERSION, "deployments/acme/flux-schnell"):
         profile = profile_for(ModelRef.parse(model))
         assert profile.capabilities == GENERIC_CAPABILITIES
         assert not profile.takes_num_outputs

@@ -16,7 +16,9 @@ from imagegen_replicate._models import DEFAULT_MODEL, ModelRef
 from imagegen_replicate._settings import (
     BASE_URL_ENV_VAR,
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_DATA_URL_BYTES,
     TOKEN_ENV_VAR,
+    InputNames,
     ReplicateSettings,
 )
 from imagegen_replicate.backend import ReplicateBackend
@@ -27,8 +29,10 @@ if TYPE_CHECKING:
 __all__ = [
     "BASE_URL_ENV_VAR",
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_DATA_URL_BYTES",
     "DEFAULT_MODEL",
     "TOKEN_ENV_VAR",
+    "InputNames",
     "ModelRef",
     "ReplicateBackend",
     "ReplicateImageGenService",

@@ -15,10 +15,15 @@ A deployment is named with a ``deployments/`` prefix rather than a separate
 setting because a separate setting would have to win or lose against
 ``model`` whenever both are set; with one field there is nothing to reconcile.
 
-Capabilities are per model. Replicate does not say in a prediction reply what
-inputs a model takes, so the backend carries a profile for the models it knows
-(flux-schnell, the default) and a conservative generic profile for the rest,
-which a user can replace with the ``capabilities`` setting.
+Capabilities are per model, and a backend must declare them before its first
+request (the core checks every request against them without a network call).
+So the backend carries a profile for the models it knows (flux-schnell, the
+default, and the image-editing models below), each one checked against the
+schema the emulator serves for it (``tests/test_schema.py``). Any other model
+starts with a conservative generic profile (text to image, one output) and
+gets its schema's real capabilities once the schema has been read (by
+``ReplicateBackend.resolve_capabilities()`` or its first generation); the
+``capabilities`` setting overrides both.
 """
 
 from __future__ import annotations
@@ -27,12 +32,14 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from imagegen_core import Capabilities, OutputFormat
+from imagegen_core import MAX_INPUT_IMAGES, Capabilities, ImageRole, OutputFormat
+from imagegen_replicate._schema import ModelSchema
 
 __all__ = [
     "DEFAULT_MODEL",
     "FLUX_SCHNELL_ASPECT_RATIOS",
     "GENERIC_CAPABILITIES",
+    "KNOWN_MODELS",
     "ModelProfile",
     "ModelRef",
     "profile_for",
@@ -171,17 +178,69 @@ GENERIC_CAPABILITIES = Capabilities(
 through, and nothing promised beyond that. Declare a model's real abilities
 with the ``capabilities`` setting."""
 
-_PROFILES = {DEFAULT_MODEL: FLUX_SCHNELL}
+_BOTH_ROLES = frozenset(ImageRole)
+_KONTEXT_RATIOS = FLUX_SCHNELL_ASPECT_RATIOS | {"2:1", "1:2"}
 
 
-def profile_for(ref: ModelRef, declared: Capabilities | None = None) -> ModelProfile:
+def _editor(**fields: object) -> ModelProfile:
+    """The profile of an image-editing model: its inputs take either role."""
+    defaults: dict[str, object] = {"supports_size": False, "input_roles": _BOTH_ROLES}
+    takes_num_outputs = bool(fields.pop("takes_num_outputs", False))
+    return ModelProfile(Capabilities(**{**defaults, **fields}), takes_num_outputs)
+
+
+KNOWN_MODELS: dict[str, ModelProfile] = {
+    DEFAULT_MODEL: FLUX_SCHNELL,
+    # One image to edit, as `input_image`.
+    "black-forest-labs/flux-kontext-pro": _editor(
+        aspect_ratios=_KONTEXT_RATIOS,
+        supports_seed=True,
+        output_formats=frozenset({OutputFormat.JPEG, OutputFormat.PNG}),
+        max_input_images=1,
+    ),
+    # A list of images, `image_input`, with no stated limit (so the core's).
+    "google/nano-banana": _editor(
+        aspect_ratios=FLUX_SCHNELL_ASPECT_RATIOS,
+        output_formats=frozenset({OutputFormat.JPEG, OutputFormat.PNG}),
+        max_input_images=MAX_INPUT_IMAGES,
+    ),
+    # A list of images, `input_images`: "Maximum 8 images".
+    "black-forest-labs/flux-2-pro": _editor(
+        aspect_ratios=FLUX_SCHNELL_ASPECT_RATIOS,
+        supports_seed=True,
+        supports_quality=True,
+        output_formats=frozenset(OutputFormat),
+        max_input_images=8,
+    ),
+    # `image` and `mask` (inpainting); exact sizes, no aspect ratio or format choice.
+    "stability-ai/sdxl": _editor(
+        max_images_per_call=4,
+        aspect_ratios=frozenset(),
+        supports_size=True,
+        supports_seed=True,
+        supports_negative_prompt=True,
+        max_input_images=1,
+        supports_mask=True,
+        takes_num_outputs=True,
+    ),
+}
+"""The models whose capabilities are declared before their schema is read, by ``owner/name``."""
+
+
+def profile_for(
+    ref: ModelRef, declared: Capabilities | None = None, schema: ModelSchema | None = None
+) -> ModelProfile:
     """The profile to use for ``ref``.
 
-    Capabilities the user declared win; otherwise a known model's profile;
-    otherwise the generic one. A deployment's underlying model is not visible
-    in its name, so deployments get the generic profile unless declared.
+    Capabilities the user declared win; then what the model's schema says,
+    once it has been read; then a known model's profile; otherwise the generic
+    one. A deployment's underlying model is not visible in its name, so a
+    deployment is known only through its schema or a declaration.
     """
-    known = _PROFILES.get(ref.model_name or "") if ref.kind != "deployment" else None
+    known = KNOWN_MODELS.get(ref.model_name or "") if ref.kind != "deployment" else None
+    if schema is not None:
+        from_schema = ModelProfile(schema.capabilities(), schema.takes_num_outputs)
+        known = from_schema
     if declared is not None:
         return ModelProfile(declared, takes_num_outputs=known.takes_num_outputs if known else False)
     if known is not None:

@@ -13,7 +13,15 @@ import os
 from typing import Annotated, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, JsonValue, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from imagegen_core import BackendSettings, Capabilities
 from imagegen_core.http import DEFAULT_MAX_DOWNLOAD_BYTES
@@ -22,7 +30,9 @@ from imagegen_replicate._models import DEFAULT_MODEL, ModelRef
 __all__ = [
     "BASE_URL_ENV_VAR",
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_DATA_URL_BYTES",
     "TOKEN_ENV_VAR",
+    "InputNames",
     "ReplicateSettings",
     "normalise_base_url",
 ]
@@ -37,6 +47,36 @@ MIN_CANCEL_AFTER = 5
 """Replicate's shortest ``Cancel-After`` deadline, in seconds."""
 
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+DEFAULT_MAX_DATA_URL_BYTES = 256 * 1024
+"""Input images up to this size go inline as ``data:`` URLs; larger ones are uploaded.
+
+Replicate's docs recommend ``data:`` URLs for small files only and the files
+API for larger ones; inline, an image costs a third more bytes in every
+request body that carries it, and the create request is the one a user waits on."""
+
+_INPUT_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"
+
+
+class InputNames(BaseModel):
+    """Which model inputs take the images and the mask, named by hand.
+
+    Set it (the ``input_names`` setting) for a model whose schema cannot be
+    read (a bare version id) or names its inputs in a way the schema reader
+    does not recognise; it replaces what the schema says.
+
+    Args:
+        images: The input that takes the images.
+        images_are_list: It is an array (every image goes in one list);
+            otherwise it takes one image.
+        mask: The input that takes the mask, if the model has one.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    images: str = Field(pattern=_INPUT_NAME, description="Input that takes the images.")
+    images_are_list: bool = Field(default=False, description="That input is an array.")
+    mask: str | None = Field(default=None, pattern=_INPUT_NAME, description="Input for the mask.")
 
 
 class ReplicateSettings(BackendSettings):
@@ -70,6 +110,17 @@ class ReplicateSettings(BackendSettings):
     capabilities: Capabilities | None = Field(
         default=None,
         description="What the model supports, for models the backend has no profile for.",
+    )
+    input_names: InputNames | None = Field(
+        default=None,
+        description="Inputs that take the images and mask; by default read from the model schema.",
+    )
+    max_data_url_bytes: int = Field(
+        default=DEFAULT_MAX_DATA_URL_BYTES,
+        ge=0,
+        le=100 * 1024 * 1024,
+        description="Input images up to this many bytes go as data: URLs; larger ones are "
+        "uploaded to the files API and deleted afterwards.",
     )
 
     wait_seconds: int = Field(

@@ -37,12 +37,12 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Mapping
-from typing import Any, Literal, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
 import aiohttp
-from pydantic import SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr, StringConstraints
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -58,8 +58,9 @@ from imagegen_core import ErrorKind, ImageGenError, redact
 from imagegen_core.http import download, read_capped
 from imagegen_replicate._models import ModelRef
 from imagegen_replicate._problems import error_for_status
+from imagegen_replicate._schema import ModelSchema, schema_from_reply
 from imagegen_replicate._settings import ReplicateSettings
-from imagegen_replicate._wire import Prediction, parse_prediction
+from imagegen_replicate._wire import Prediction, UploadedFile, parse_prediction, parse_reply
 
 __all__ = ["MAX_REPLY_BYTES", "ReplicateTransport", "same_origin", "user_agent"]
 
@@ -67,6 +68,24 @@ _log = logging.getLogger("imagegen.replicate")
 
 MAX_REPLY_BYTES = 256 * 1024 * 1024
 """Largest API reply read. Sync replies may inline every image as a data: URL."""
+
+
+class _Release(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+    model: Annotated[
+        str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    ]
+    version: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class _Deployment(BaseModel):
+    """The part of ``GET /deployments/{owner}/{name}`` that names the version it runs."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+    current_release: _Release
+
 
 _NOT_SENT = (aiohttp.ClientConnectorError,)
 _NEVER_RETRIED = (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError)
@@ -217,6 +236,87 @@ class ReplicateTransport:
         )
         return fetched.data
 
+    async def model_schema(self, ref: ModelRef) -> ModelSchema:
+        """The OpenAPI schema of the model version ``ref`` runs (one or two ``GET``s).
+
+        An official model's schema is its latest version's; a deployment's is
+        that of the version its current release runs.
+
+        Raises:
+            ImageGenError: ``invalid_request`` for a bare version id (the API
+                has no endpoint for its schema without the model's name), or
+                the request failed, or the reply holds no schema.
+        """
+        if ref.kind == "deployment":
+            action = f"reading deployment {ref.model_name}"
+            answer = await self._read(f"deployments/{ref.owner}/{ref.name}", action)
+            release = parse_reply(answer.body, _Deployment, status=answer.status, action=action)
+            model, version = release.current_release.model, release.current_release.version
+            path = f"models/{model}/versions/{version}"
+        elif ref.kind == "model":
+            path = f"models/{ref.owner}/{ref.name}"
+        elif ref.owner is not None:
+            path = f"models/{ref.owner}/{ref.name}/versions/{ref.version}"
+        else:
+            raise ImageGenError(
+                f"the schema of bare version {ref.version} cannot be read (Replicate serves it "
+                "only under the model's name); set model to 'owner/name:<version>', or name "
+                "the inputs with the image_inputs setting",
+                kind=ErrorKind.INVALID_REQUEST,
+                retryable=False,
+            )
+        action = f"reading the schema of {ref}"
+        answer = await self._read(path, action)
+        return schema_from_reply(answer.body, action=action)
+
+    async def upload_file(self, data: bytes, media_type: str, filename: str) -> UploadedFile:
+        """Upload an input file (``POST /files``, multipart); its ``urls.get`` is the input.
+
+        Retried like a read: an upload repeated after a lost reply leaves at
+        most an extra file that nobody is billed for and that expires with
+        the others (24 hours), which is better than failing the edit.
+        """
+
+        def form() -> aiohttp.FormData:
+            parts = aiohttp.FormData()
+            parts.add_field("content", data, content_type=media_type, filename=filename)
+            parts.add_field("metadata", json.dumps({"uploaded_by": "imagegen-replicate"}))
+            return parts
+
+        action = f"uploading input image {filename} ({len(data):,} bytes)"
+        answer = await self._request(
+            "POST",
+            f"{self._base_url}/files",
+            form=form,
+            timeout=self._settings.request_timeout,
+            idempotent=True,
+            action=action,
+        )
+        return parse_reply(answer.body, UploadedFile, status=answer.status, action=action)
+
+    async def delete_file(self, file: UploadedFile) -> None:
+        """Delete an uploaded input (``DELETE /files/{id}``); one already gone counts as deleted."""
+        try:
+            await self._request(
+                "DELETE",
+                f"{self._base_url}/files/{file.id}",
+                timeout=self._settings.request_timeout,
+                idempotent=True,
+                action=f"deleting input file {file.id}",
+            )
+        except ImageGenError as exc:
+            if exc.status != 404:
+                raise
+
+    async def _read(self, path: str, action: str) -> _Answer:
+        return await self._request(
+            "GET",
+            f"{self._base_url}/{path}",
+            timeout=self._settings.request_timeout,
+            idempotent=True,
+            action=action,
+        )
+
     def prediction_url(self, prediction: Prediction, which: Literal["get", "cancel"]) -> str:
         """The ``get`` or ``cancel`` link of a prediction, on the API's own origin.
 
@@ -240,6 +340,7 @@ class ReplicateTransport:
         url: str,
         *,
         body: Mapping[str, Any] | None = None,
+        form: Callable[[], aiohttp.FormData] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float,  # noqa: ASYNC109 - a per-request network timeout, not the caller's
         idempotent: bool,
@@ -257,7 +358,8 @@ class ReplicateTransport:
                     async with self._session.request(
                         method,
                         url,
-                        data=data,
+                        # A form is built for each attempt: aiohttp consumes it.
+                        data=form() if form is not None else data,
                         headers=self._headers(headers),
                         timeout=client_timeout,
                     ) as response:

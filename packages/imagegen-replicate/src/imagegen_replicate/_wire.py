@@ -28,7 +28,7 @@ problem+json only loses its detail, it never hides the error.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -45,14 +45,17 @@ from imagegen_replicate._outputs import OutputFile, UnexpectedOutput, output_fil
 
 __all__ = [
     "RUNNING",
+    "FileUrls",
     "InvalidField",
     "Prediction",
     "PredictionMetrics",
     "PredictionStatus",
     "PredictionUrls",
     "ProblemDetails",
+    "UploadedFile",
     "parse_prediction",
     "parse_problem_json",
+    "parse_reply",
 ]
 
 PredictionStatus = Literal["starting", "processing", "succeeded", "failed", "canceled", "aborted"]
@@ -72,6 +75,8 @@ _PREDICTION_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 # used, so anything that could change that path ("/", "?", "..") is refused.
 
 _MAX_PROBLEMS_SHOWN = 3
+
+_ReplyT = TypeVar("_ReplyT", bound=BaseModel)
 
 
 class _Reply(BaseModel):
@@ -155,6 +160,24 @@ class Prediction(_Reply):
         return self.urls.get if which == "get" else self.urls.cancel
 
 
+class FileUrls(_Reply):
+    """An uploaded file's ``urls``: ``get`` is what a prediction input names it by."""
+
+    get: Annotated[str, StringConstraints(pattern=r"^https?://")]
+
+
+class UploadedFile(_Reply):
+    """A file of the files API, as ``POST /files`` returns it (the fields this backend reads).
+
+    The id goes into the path of ``DELETE /files/{id}``, so it is held to the
+    same alphabet as a prediction id.
+    """
+
+    id: Annotated[str, StringConstraints(pattern=_PREDICTION_ID)]
+    urls: FileUrls
+    expires_at: str | None = None
+
+
 def parse_prediction(body: bytes | str, *, status: int, action: str) -> Prediction:
     """The prediction in a successful reply.
 
@@ -167,8 +190,13 @@ def parse_prediction(body: bytes | str, *, status: int, action: str) -> Predicti
         ImageGenError: ``server``, not retryable: the body is not JSON, not a
             JSON object, or not a prediction as the API documents it.
     """
+    return parse_reply(body, Prediction, status=status, action=action)
+
+
+def parse_reply(body: bytes | str, model: type[_ReplyT], *, status: int, action: str) -> _ReplyT:
+    """A successful reply read into ``model``, or the ``server`` error saying what was wrong."""
     try:
-        return Prediction.model_validate_json(body)
+        return model.model_validate_json(body)
     except ValidationError as exc:
         raise ImageGenError(
             f"Replicate answered {status} while {action} with a reply this backend "

@@ -4,9 +4,16 @@ The life of a generation:
 
 1. Resolve the token (setting, else ``REPLICATE_API_TOKEN``); without one,
    fail with ``authentication`` before any request.
-2. Create the prediction in sync mode (``Prefer: wait=N``) with a
+2. Learn where the model takes images: a request with input images (or a
+   mask), and any generation of a model the backend has no profile for, reads
+   the model version's OpenAPI schema once (``_schema``; cached per model
+   reference, so per version for pinned ones); the ``input_names`` setting
+   replaces it. Images the model's inputs cannot hold are refused here, and
+   the images are then placed inline, as links or as uploads (``_uploads``),
+   under the names the schema gives.
+3. Create the prediction in sync mode (``Prefer: wait=N``) with a
    ``Cancel-After`` deadline, so Replicate itself stops it if we disappear.
-3. While the prediction is ``starting`` or ``processing``, poll its
+4. While the prediction is ``starting`` or ``processing``, poll its
    ``urls.get`` link, waiting longer after each poll (``poll_interval`` times
    ``poll_backoff``, up to ``poll_max_interval``) until the ``timeout``. The
    timeout is a deadline for every request of the generation, retries
@@ -20,9 +27,15 @@ The life of a generation:
    A sync reply can arrive still ``processing`` but already holding
    every file (often as ``data:`` URLs); then there is nothing left to wait
    for and the generation ends without polling.
-4. On ``succeeded``, report fewer images than asked as a warning and none as
+   Every reply is also read for progress (``_progress``: the status, and tqdm
+   lines in ``logs``), yielded as :class:`~imagegen_core.GenerationProgress`
+   when it changed. For a model whose output is an iterator, the files shown
+   before success are previews: yielded inside progress events, never as
+   images; on success the last files are the results.
+5. On ``succeeded``, report fewer images than asked as a warning and none as
    an error; ``failed``, ``canceled``, ``aborted`` and ``data_removed`` become
-   :class:`~imagegen_core.ImageGenError` with what Replicate said.
+   :class:`~imagegen_core.ImageGenError` with what Replicate said. Uploaded
+   input files are deleted once the prediction has ended, however it ended.
 
 If the driving task is cancelled (a Pipecat interruption), or the generation
 fails or is abandoned while the prediction still runs, the backend sends
@@ -47,10 +60,12 @@ from typing import Any, ClassVar, TypeVar
 import aiohttp
 
 from imagegen_core import (
+    MAX_INPUT_IMAGES,
     BackendSettings,
     Capabilities,
     ErrorKind,
     GeneratedImage,
+    GenerationProgress,
     GenerationWarning,
     ImageBackend,
     ImageGenError,
@@ -59,10 +74,13 @@ from imagegen_core import (
 )
 from imagegen_core.http import SessionOwner
 from imagegen_replicate._inputs import build_inputs, expected_outputs
-from imagegen_replicate._models import ModelRef, profile_for
+from imagegen_replicate._models import KNOWN_MODELS, ModelRef, profile_for
 from imagegen_replicate._outputs import OutputFile, UnexpectedOutput, to_generated_image
+from imagegen_replicate._progress import ProgressReader
+from imagegen_replicate._schema import ImageInputs, ModelSchema
 from imagegen_replicate._settings import TOKEN_ENV_VAR, ReplicateSettings
 from imagegen_replicate._transport import ReplicateTransport
+from imagegen_replicate._uploads import StagedFiles, check_placement
 from imagegen_replicate._wire import Prediction
 
 __all__ = ["ReplicateBackend"]
@@ -70,6 +88,7 @@ __all__ = ["ReplicateBackend"]
 _log = logging.getLogger("imagegen.replicate")
 
 T = TypeVar("T")
+_Item = GeneratedImage | GenerationWarning | GenerationProgress
 
 _CONTENT_POLICY = re.compile(r"nsfw|safety|content polic|inappropriate|flagged", re.IGNORECASE)
 
@@ -98,11 +117,42 @@ class ReplicateBackend(ImageBackend[ReplicateSettings]):
     ) -> None:
         super().__init__(settings)
         self._sessions = SessionOwner(session, user="the Replicate backend")
+        self._schemas: dict[str, ModelSchema] = {}
 
     @property
     def capabilities(self) -> Capabilities:
-        """What the configured model honours (flux-schnell: up to 4 images, 11 ratios...)."""
-        return profile_for(self.settings.model_ref, self.settings.capabilities).capabilities
+        """What the configured model honours (flux-schnell: up to 4 images, 11 ratios...).
+
+        In order: the ``capabilities`` setting; the model's schema, once read;
+        the backend's profile of a known model; for any other model, a
+        conservative text-to-image profile until its schema is read (by
+        :meth:`resolve_capabilities` or its first generation). An input image
+        is therefore refused for an unknown model whose schema has not been
+        read, rather than sent to a model that may ignore it.
+        """
+        ref = self.settings.model_ref
+        return profile_for(
+            ref, self.settings.capabilities, self._schemas.get(str(ref))
+        ).capabilities
+
+    async def resolve_capabilities(self) -> Capabilities:
+        """Read the configured model's schema now, and return the capabilities it gives.
+
+        One or two ``GET`` requests, cached, after which :attr:`capabilities`
+        reflects the schema.
+
+        Call it at start-up for a model the backend has no profile for, so that
+        its first request can already carry input images.
+
+        Raises:
+            ImageGenError: No token, or the schema cannot be read (a bare
+                version id, an unknown model, a reply without a schema).
+        """
+        settings = self.settings
+        transport = self._transport(settings)
+        ref = settings.model_ref
+        self._schemas[str(ref)] = await transport.model_schema(ref)
+        return self.capabilities
 
     def secret_values(self) -> Iterable[str]:
         """The token from the settings and, when set, the one in ``REPLICATE_API_TOKEN``."""
@@ -116,10 +166,29 @@ class ReplicateBackend(ImageBackend[ReplicateSettings]):
 
     # -- generation -------------------------------------------------------------
 
-    async def _generate(
-        self, request: ImageRequest
-    ) -> AsyncIterator[GeneratedImage | GenerationWarning]:
+    async def _generate(self, request: ImageRequest) -> AsyncIterator[_Item]:
         settings = self.settings  # one snapshot for the whole generation
+        transport = self._transport(settings)
+        ref = settings.model_ref
+        schema = await self._schema_for(transport, settings, request)
+        profile = profile_for(ref, settings.capabilities, schema)
+        placement = _placement(settings, schema)
+        check_placement(request, placement, str(ref))
+        inputs = build_inputs(request, defaults=settings.inputs, profile=profile)
+        expected = expected_outputs(inputs, request)
+        output_format = inputs.get("output_format")
+        run = _Run(
+            transport=transport,
+            settings=settings,
+            ref=ref,
+            output_format=output_format if isinstance(output_format, str) else None,
+            previews=schema is not None and schema.iterator_output,
+        )
+        async with aclosing(run.images(inputs, expected, request, placement)) as images:
+            async for item in images:
+                yield item
+
+    def _transport(self, settings: ReplicateSettings) -> ReplicateTransport:
         token = settings.resolve_token()  # a SecretStr: this frame is in every error's traceback
         if token is None:
             raise ImageGenError(
@@ -131,20 +200,47 @@ class ReplicateBackend(ImageBackend[ReplicateSettings]):
             base_url = settings.resolve_base_url()
         except ValueError as exc:
             raise ImageGenError(str(exc), kind=ErrorKind.INVALID_REQUEST) from None
+        return ReplicateTransport(self._sessions.get(), settings, base_url, token)
+
+    async def _schema_for(
+        self, transport: ReplicateTransport, settings: ReplicateSettings, request: ImageRequest
+    ) -> ModelSchema | None:
+        """The model's schema, read when this generation needs it (and cached).
+
+        A request with images needs it for the input names (unless the
+        ``input_names`` setting gives them): failing to read it fails the
+        generation. A model the backend has no profile for reads it to learn
+        its real capabilities and output shape; for a text-only request a
+        schema that cannot be read only means the generic profile is kept.
+        """
         ref = settings.model_ref
-        profile = profile_for(ref, settings.capabilities)
-        inputs = build_inputs(request, defaults=settings.inputs, profile=profile)
-        expected = expected_outputs(inputs, request)
-        output_format = inputs.get("output_format")
-        run = _Run(
-            transport=ReplicateTransport(self._sessions.get(), settings, base_url, token),
-            settings=settings,
-            ref=ref,
-            output_format=output_format if isinstance(output_format, str) else None,
+        cached = self._schemas.get(str(ref))
+        if cached is not None:
+            return cached
+        needs_names = bool(request.images or request.mask) and settings.input_names is None
+        known = ref.kind != "deployment" and (ref.model_name or "") in KNOWN_MODELS
+        if not needs_names and (known or settings.capabilities is not None):
+            return None
+        try:
+            schema = await transport.model_schema(ref)
+        except ImageGenError as exc:
+            if needs_names:
+                raise
+            _log.info("could not read the schema of %s (%s); using its declared profile", ref, exc)
+            return None
+        self._schemas[str(ref)] = schema
+        return schema
+
+
+def _placement(settings: ReplicateSettings, schema: ModelSchema | None) -> ImageInputs | None:
+    """Where the images go: the ``input_names`` setting, else what the schema says."""
+    names = settings.input_names
+    if names is not None:
+        limit = MAX_INPUT_IMAGES if names.images_are_list else 1
+        return ImageInputs(
+            (names.images,), many=names.images_are_list, limit=limit, mask=names.mask
         )
-        async with aclosing(run.images(inputs, expected)) as images:
-            async for item in images:
-                yield item
+    return schema.image_inputs if schema is not None else None
 
 
 class _Run:
@@ -157,19 +253,50 @@ class _Run:
         settings: ReplicateSettings,
         ref: ModelRef,
         output_format: str | None,
+        previews: bool,
     ) -> None:
         self.transport = transport
         self.settings = settings
         self.ref = ref
         self.output_format = output_format
+        self.previews = previews
+        """The output is an iterator: files shown before success are previews."""
+        self.staged = StagedFiles(transport, settings.max_data_url_bytes)
         self.prediction: Prediction | None = None
         self.finished = False
         self.deadline = 0.0
 
     async def images(
-        self, inputs: Mapping[str, Any], expected: int
-    ) -> AsyncGenerator[GeneratedImage | GenerationWarning, None]:
+        self,
+        inputs: Mapping[str, Any],
+        expected: int,
+        request: ImageRequest,
+        placement: ImageInputs | None,
+    ) -> AsyncGenerator[_Item, None]:
         self.deadline = asyncio.get_running_loop().time() + self.settings.timeout
+        try:
+            if placement is not None and (request.images or request.mask is not None):
+                placed = await self._before_deadline(
+                    self.staged.place(request, placement),
+                    partial(self._timeout_error, "uploading the input images did not finish"),
+                )
+                inputs = {**inputs, **placed}
+            async with aclosing(self._predict(inputs, expected)) as predict:
+                async for item in predict:
+                    yield item
+        finally:
+            if self.staged.uploaded:
+                # After the prediction ended (or was cancelled): the model
+                # reads its inputs when it starts, so deleting sooner would fail it.
+                await finish_cleanup(
+                    self.staged.delete_all(),
+                    timeout=self.settings.cleanup_timeout,
+                    what="deleting the uploaded input images",
+                )
+
+    async def _predict(
+        self, inputs: Mapping[str, Any], expected: int
+    ) -> AsyncGenerator[_Item, None]:
         wait_seconds = max(1, min(self.settings.wait_seconds, math.ceil(self.settings.timeout)))
         self.prediction = await self._before_deadline(
             self._create(inputs, wait_seconds),
@@ -244,29 +371,34 @@ class _Run:
             what=f"cancelling Replicate prediction {prediction.id}",
         )
 
-    async def _follow(
-        self, expected: int
-    ) -> AsyncGenerator[GeneratedImage | GenerationWarning, None]:
+    async def _follow(self, expected: int) -> AsyncGenerator[_Item, None]:
         settings = self.settings
         loop = asyncio.get_running_loop()
         yielded: set[int] = set()
+        previewed: set[int] = set()
+        progress = ProgressReader()
         interval = settings.poll_interval
         polls = 0
         while True:
             prediction = self._current()
             if prediction.data_removed:
                 raise self._data_removed()
+            report = progress.read(prediction.status, prediction.logs)
+            if report is not None:
+                yield report
             files = prediction.files
             metadata = self._metadata(prediction)
+            if self.previews:
+                async for item in self._previews_or_results(prediction, previewed, expected):
+                    if isinstance(item, GeneratedImage):
+                        yielded.add(item.index)
+                    yield item
+                files = ()  # nothing below counts an iterator's files as results
             for file in files:
                 if file.index in yielded:
                     continue
                 yielded.add(file.index)
-                image = await self._before_deadline(
-                    self._image(file, metadata),
-                    partial(self._timeout_error, f"downloading output {file.index} did not finish"),
-                )
-                yield image
+                yield await self._fetch(file, metadata)
             if prediction.status == "succeeded":
                 self.finished = True
                 break
@@ -298,6 +430,39 @@ class _Run:
                 f"Replicate returned {len(yielded)} of {expected} images asked for "
                 "(models drop outputs their safety checker flags)"
             )
+
+    async def _previews_or_results(
+        self, prediction: Prediction, previewed: set[int], expected: int
+    ) -> AsyncGenerator[_Item, None]:
+        """An iterator model's files: previews while it runs, the last ``expected`` on success.
+
+        On success the results are numbered from 0, as for any other model.
+        """
+        metadata = self._metadata(prediction)
+        files = prediction.files
+        if prediction.status == "succeeded":
+            for index, file in enumerate(files[-expected:]):
+                image = await self._fetch(file, metadata)
+                yield GeneratedImage(
+                    data=image.data,
+                    url=image.url,
+                    media_type=image.media_type,
+                    index=index,
+                    metadata=metadata,
+                )
+            return
+        for file in files:
+            if file.index in previewed:
+                continue
+            previewed.add(file.index)
+            preview = await self._fetch(file, {**metadata, "preview": True})
+            yield GenerationProgress(message=f"preview {len(previewed)}", preview=preview)
+
+    async def _fetch(self, file: OutputFile, metadata: Mapping[str, Any]) -> GeneratedImage:
+        return await self._before_deadline(
+            self._image(file, metadata),
+            partial(self._timeout_error, f"downloading output {file.index} did not finish"),
+        )
 
     # -- reading replies ----------------------------------------------------------
 
