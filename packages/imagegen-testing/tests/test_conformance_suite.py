@@ -71,6 +71,37 @@ class LogsItsKey(FakeBackend):
             yield item
 
 
+class IgnoresImages(FakeBackend):
+    """Takes input images, then draws from the prompt alone."""
+
+    async def _generate(self, request):
+        async for item in super()._generate(request.model_copy(update={"images": ()})):
+            yield item
+
+
+class StripsInputs(FakeBackend):
+    """Declares no input images, then drops them instead of refusing."""
+
+    @property
+    def capabilities(self):
+        return Capabilities(max_images_per_call=4, supports_seed=True)
+
+    def generate(self, request, *, strict=False):
+        stripped = request.model_copy(update={"images": (), "mask": None})
+        return super().generate(stripped, strict=strict)
+
+
+class PreviewsAsResults(FakeBackend):
+    """Hands its previews on as images."""
+
+    async def _generate(self, request):
+        async for item in super()._generate(request):
+            if getattr(item, "preview", None) is not None:
+                yield item.preview
+            else:
+                yield item
+
+
 class WrongAuthKind(FakeBackend):
     async def _generate(self, request):
         if self.settings.api_key.get_secret_value() != FAKE_VALID_API_KEY:
@@ -83,9 +114,14 @@ class Base(BackendConformance):
     invalid_auth_settings = {"api_key": "wrong-key-0000"}
     slow_settings = {"latency": 30.0}
     cancel_timeout = 3.0
+    reports_progress = True
+    progress_settings = {"progress_steps": 2, "progress_previews": True}
 
     def remote_jobs_running(self, backend, run):
         return getattr(type(backend), "remote", backend.jobs_running)
+
+    def input_images_received(self, backend, run):
+        return len(backend.requests[-1].images)
 
 
 class TestLimited(Base):
@@ -108,6 +144,19 @@ class TestLogsItsKey(Base):
 
 class TestWrongAuthKind(Base):
     backend = WrongAuthKind
+
+class TestIgnoresImages(Base):
+    backend = IgnoresImages
+
+class TestStripsInputs(Base):
+    backend = StripsInputs
+
+class TestPreviewsAsResults(Base):
+    backend = PreviewsAsResults
+
+class TestReportsNothing(Base):
+    backend = FakeBackend
+    progress_settings = {}
 '''
 
 
@@ -124,7 +173,7 @@ def test_limited_capabilities_run_the_warning_and_validation_tests(broken: pytes
         "-k",
         "TestLimited and not pipecat and not entry_point and not selectable and not failure",
     )
-    result.assert_outcomes(passed=13)
+    result.assert_outcomes(passed=15, skipped=1)  # no input images: the edit test skips
 
 
 @pytest.mark.parametrize(
@@ -148,6 +197,26 @@ def test_limited_capabilities_run_the_warning_and_validation_tests(broken: pytes
             "credentials leaked: known secret #1 in stdlib logs",
         ),
         ("TestWrongAuthKind", "test_authentication_error", "wrong kind"),
+        (
+            "TestIgnoresImages",
+            "test_edit_sends_the_input_image",
+            "the provider's model read 0 of the 1 input image sent",
+        ),
+        (
+            "TestStripsInputs",
+            "test_inputs_beyond_capabilities_are_refused",
+            "1 input image(s) beyond the declared capabilities must fail as invalid_request",
+        ),
+        (
+            "TestPreviewsAsResults",
+            "test_progress_between_images",
+            "asked for one image, got 3",
+        ),
+        (
+            "TestReportsNothing",
+            "test_progress_between_images",
+            "reports_progress is set, but no GenerationProgress came",
+        ),
     ],
 )
 def test_misbehaviour_fails_the_standard_test_that_covers_it(

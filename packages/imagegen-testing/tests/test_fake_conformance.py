@@ -15,10 +15,16 @@ class TestFakeConformance(BackendConformance):
     failure_settings = {"fail_with": ErrorKind.SERVER}
     failure_kind = ErrorKind.SERVER
     slow_settings = {"latency": 30.0}
+    reports_progress = True
+    progress_settings = {"progress_steps": 3, "progress_previews": True}
 
     def remote_jobs_running(self, backend: ImageBackend[Any], run: ConformanceRun) -> int | None:
         assert isinstance(backend, FakeBackend)
         return backend.jobs_running
+
+    def input_images_received(self, backend: ImageBackend[Any], run: ConformanceRun) -> int | None:
+        assert isinstance(backend, FakeBackend)
+        return len(backend.requests[-1].images) if backend.requests else 0
 
 
 class TestFakeConformanceByClass(TestFakeConformance):

@@ -99,7 +99,7 @@ def acme(suite_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> py
 def test_the_guides_backend_skips_records_then_replays_offline(acme: pytest.Pytester) -> None:
     test_file = "tests/test_conformance.py"
     fresh = acme.runpytest_inprocess("-p", "no:cacheprovider", "-rs", test_file)
-    fresh.assert_outcomes(passed=9, skipped=8)
+    fresh.assert_outcomes(passed=10, skipped=10)
     fresh.stdout.fnmatch_lines(["timeout: 120.0s"])  # the guide's pytest timeout is in force
     fresh.stdout.fnmatch_lines(
         [
@@ -110,7 +110,7 @@ def test_the_guides_backend_skips_records_then_replays_offline(acme: pytest.Pyte
     )
 
     recorded = acme.runpytest_inprocess("-p", "no:cacheprovider", test_file, "--record-mode=once")
-    recorded.assert_outcomes(passed=17)
+    recorded.assert_outcomes(passed=18, skipped=2)  # text only, no progress
     cassettes = sorted((acme.path / "tests" / "cassettes").glob("*.yaml"))
     assert len(cassettes) == 8
     for cassette in cassettes:
@@ -120,16 +120,16 @@ def test_the_guides_backend_skips_records_then_replays_offline(acme: pytest.Pyte
             ), f"{cassette.name}: {interaction['request']['uri']}"
 
     replayed = acme.runpytest_inprocess("-p", "no:cacheprovider", test_file, "--block-network")
-    replayed.assert_outcomes(passed=17)
+    replayed.assert_outcomes(passed=18, skipped=2)
 
 
 def test_the_guides_one_request_backend_passes_from_its_fake_server(acme: pytest.Pytester) -> None:
     test_file = "tests/test_instant_conformance.py"
     fresh = acme.runpytest_inprocess("-p", "no:cacheprovider", test_file)
-    fresh.assert_outcomes(passed=10, skipped=7)
+    fresh.assert_outcomes(passed=11, skipped=9)
 
     recorded = acme.runpytest_inprocess("-p", "no:cacheprovider", test_file, "--record-mode=once")
-    recorded.assert_outcomes(passed=17)
+    recorded.assert_outcomes(passed=18, skipped=2)  # text only, no progress
     cassettes = sorted((acme.path / "tests" / "cassettes" / "instant").glob("*.yaml"))
     assert [c.name for c in cassettes if c.name == "test_cancellation.yaml"] == []
     assert len(cassettes) == 7
@@ -142,7 +142,7 @@ def test_the_guides_one_request_backend_passes_from_its_fake_server(acme: pytest
 
     # The cancellation test holds a request open on the loopback fake: allowed.
     replayed = acme.runpytest_inprocess("-p", "no:cacheprovider", test_file, "--block-network")
-    replayed.assert_outcomes(passed=17)
+    replayed.assert_outcomes(passed=18, skipped=2)
 
 
 def test_the_guides_files_and_opt_out_pass_mypy_strict(

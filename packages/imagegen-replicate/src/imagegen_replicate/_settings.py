@@ -63,13 +63,10 @@ class InputNames(BaseModel):
 
     Set it (the ``input_names`` setting) for a model whose schema cannot be
     read (a bare version id) or names its inputs in a way the schema reader
-    does not recognise; it replaces what the schema says.
-
-    Args:
-        images: The input that takes the images.
-        images_are_list: It is an array (every image goes in one list);
-            otherwise it takes one image.
-        mask: The input that takes the mask, if the model has one.
+    does not recognise; it replaces what the schema says. ``images`` names
+    the input that takes the images; with ``images_are_list`` it is an array
+    (every image goes in one list), otherwise it takes one image. ``mask``
+    names the input that takes the mask, if the model has one.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -29,7 +29,7 @@ __all__ = [
 GUARD_NAME = "test_no_overrides_DO_NOT_OVERRIDE"
 """The guard test's own name; it may never be overridden, not even with xfail."""
 
-EXTENSION_POINTS = frozenset({"live_provider", "remote_jobs_running"})
+EXTENSION_POINTS = frozenset({"live_provider", "remote_jobs_running", "input_images_received"})
 """The methods a subclass is meant to override; every other method is machinery."""
 
 
@@ -72,8 +72,8 @@ def find_tampering(subclass: type, base: type) -> list[str]:
         if inspect.getattr_static(subclass, name, None) is not inspect.getattr_static(base, name):
             problems.append(
                 f"{name} was overridden; the standard tests rely on it, so configure the "
-                "suite through its class attributes, live_provider() and "
-                "remote_jobs_running() instead"
+                "suite through its class attributes, live_provider(), "
+                "remote_jobs_running() and input_images_received() instead"
             )
     for name in standard_test_names(base):
         original = inspect.getattr_static(base, name)

@@ -66,6 +66,13 @@ class LiveProvider(ABC):
         """How many jobs the provider is still running, or None when it cannot tell."""
         return None
 
+    def input_images_received(self) -> int | None:
+        """How many input images the model read for the latest job, or None if unknowable.
+
+        An emulator can tell; a live service does not say.
+        """
+        return None
+
 
 def is_aiohttp_server_task(task: asyncio.Task[Any]) -> bool:
     """Whether ``task`` is one of aiohttp's server-side tasks (a connection's handler).

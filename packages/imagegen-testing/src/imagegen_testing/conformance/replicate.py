@@ -62,11 +62,14 @@ class ReplicateProvider(LiveProvider):
 
     Scenarios the emulator scripts: ``FAILURE`` is a failed prediction with
     ``failure_error``; ``CANCEL`` is a prediction that takes ``slow_predict``
-    seconds, so the test can cancel it mid-way. The live API can do neither on
+    seconds, so the test can cancel it mid-way; ``PROGRESS`` one that takes
+    ``progress_predict`` seconds, so it is polled while it runs. The live API can do neither on
     cue, so those two scenarios skip when recording live.
 
     Args:
         slow_predict: Predict time of the ``CANCEL`` scenario's prediction.
+        progress_predict: Predict time of the ``PROGRESS`` scenario's
+            prediction (longer than the sync wait, so it is polled).
         failure_error: The ``error`` of the ``FAILURE`` scenario's prediction.
         token_setting: The backend setting that takes the API token.
         base_url_setting: The backend setting that takes the API base URL.
@@ -84,6 +87,7 @@ class ReplicateProvider(LiveProvider):
         self,
         *,
         slow_predict: float = 30.0,
+        progress_predict: float = 2.0,
         failure_error: str = "CUDA out of memory (scripted by the conformance suite)",
         token_setting: str = "api_token",  # noqa: S107  (a setting name)
         base_url_setting: str = "base_url",
@@ -98,6 +102,7 @@ class ReplicateProvider(LiveProvider):
             raise ValueError(f"recording against the live API needs {TOKEN_VARIABLE}")
         self._live_token = SecretStr(token) if self.live else None
         self.slow_predict = slow_predict
+        self.progress_predict = progress_predict
         self.failure_error = failure_error
         self._token_setting = token_setting
         self._base_url_setting = base_url_setting
@@ -132,6 +137,9 @@ class ReplicateProvider(LiveProvider):
             emulator.script(Fault.failed_prediction(self.failure_error))
         elif scenario is Scenario.CANCEL:
             emulator.script(Fault.slow_prediction(predict=self.slow_predict))
+        elif scenario is Scenario.PROGRESS:
+            # Longer than the sync wait, so the prediction is polled while it logs.
+            emulator.script(Fault.slow_prediction(predict=self.progress_predict))
         return {
             self._token_setting: SecretStr(emulator.api_token),
             self._base_url_setting: emulator.base_url,
@@ -177,6 +185,14 @@ class ReplicateProvider(LiveProvider):
         if self.emulator is None:
             return None
         return int(self.emulator.counters.predictions_running)
+
+    def input_images_received(self) -> int | None:
+        """Input images (masks not counted) the latest prediction's model read; unknowable live."""
+        if self.emulator is None or not self.emulator.predictions:
+            return None
+        record = list(self.emulator.predictions.values())[-1]
+        masks = {spec.name for spec in record.spec.image_inputs if spec.mask_for is not None}
+        return sum(len(images) for name, images in record.received.items() if name not in masks)
 
 
 def _wants_live(live: bool | None, opt_in: str, has_token: bool) -> bool:

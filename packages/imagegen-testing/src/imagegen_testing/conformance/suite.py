@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import os
@@ -18,14 +19,18 @@ import pytest_asyncio
 from imagegen_core import (
     DEFAULT_CLEANUP_TIMEOUT,
     MAX_IMAGES_PER_REQUEST,
+    MAX_INPUT_IMAGES,
     BackendSettings,
     Capabilities,
     ErrorKind,
     GeneratedImage,
     Generation,
+    GenerationProgress,
     ImageBackend,
     ImageGenError,
     ImageRequest,
+    ImageRole,
+    InputImage,
     OutputFormat,
     WarningKind,
 )
@@ -99,6 +104,10 @@ def _applicability(suite: BackendConformance, test: str, capabilities: Capabilit
         return "invalid_auth_settings is not set"
     if test == "test_failure_error_kind" and suite.failure_kind is None:
         return "failure_kind is not set"
+    if test == "test_edit_sends_the_input_image" and not capabilities.max_input_images:
+        return "the backend takes no input images (max_input_images is 0)"
+    if test == "test_progress_between_images" and not suite.reports_progress:
+        return "reports_progress is not set"
     return None
 
 
@@ -213,6 +222,12 @@ class BackendConformance:
     """The prompt of every request."""
     request_options: ClassVar[Mapping[str, Any]] = {}
     """Backend-specific inputs added to every request (``ImageRequest.options``)."""
+    reports_progress: ClassVar[bool] = False
+    """The backend reports progress for the suite's request under ``progress_settings``
+    (nothing in :class:`Capabilities` says so: progress is whatever the provider
+    reports). Set it to have the progress test demand progress events."""
+    progress_settings: ClassVar[Mapping[str, Any]] = {}
+    """Settings (over ``backend_settings``) under which the backend reports progress."""
 
     # -- bounds -------------------------------------------------------------------
 
@@ -247,6 +262,17 @@ class BackendConformance:
         Return a new :class:`LiveProvider` each call; None means the backend's
         own settings already point where it should go.
         """
+        return None
+
+    def input_images_received(self, backend: ImageBackend[Any], run: ConformanceRun) -> int | None:
+        """How many input images the provider read for the latest generation, or None.
+
+        The edit test demands every image it sent. The default asks the live
+        provider, when one is running; a backend without one (a fake) can
+        override this to read its own record.
+        """
+        if run.provider is not None:
+            return run.provider.input_images_received()
         return None
 
     def remote_jobs_running(self, backend: ImageBackend[Any], run: ConformanceRun) -> int | None:
@@ -677,6 +703,92 @@ class BackendConformance:
         ]
         assert flagged, f"no unsupported-setting warning for {setting}: {generation.warnings}"
 
+    # -- image inputs and progress ---------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_inputs_beyond_capabilities_are_refused(
+        self, imagegen_backend: ImageBackend[Any]
+    ) -> None:
+        """Inputs beyond the capabilities fail as ``invalid_request`` before any network call.
+
+        More input images than declared, or a mask without ``supports_mask``:
+        an input the backend ignored would return the wrong picture.
+        """
+        capabilities = imagegen_backend.capabilities
+        image = InputImage(data=_input_png(), role=_edit_role(capabilities))
+        cases: list[tuple[str, ImageRequest]] = []
+        if capabilities.max_input_images < MAX_INPUT_IMAGES:
+            count = capabilities.max_input_images + 1
+            request = self.make_request(images=[image] * count)
+            cases.append((f"{count} input image(s)", request))
+        if not capabilities.supports_mask and ImageRole.EDIT in capabilities.input_roles:
+            edit = InputImage(data=_input_png(), role=ImageRole.EDIT)
+            masked = self.make_request(images=[edit], mask=InputImage(data=_input_png()))
+            cases.append(("a mask", masked))
+        if not cases:
+            pytest.skip("the backend takes the most input images there are, and masks")
+        for what, request in cases:
+            refused: ImageGenError | None = None
+            try:
+                await self.collect(imagegen_backend.generate(request))
+            except ImageGenError as error:
+                refused = error
+            if refused is None:
+                pytest.fail(
+                    f"{what} beyond the declared capabilities must fail as invalid_request "
+                    "before any network call, but the generation succeeded: an input the "
+                    "backend cannot use must never be dropped silently"
+                )
+            assert refused.kind is ErrorKind.INVALID_REQUEST, (
+                f"{what} beyond the declared capabilities must fail as invalid_request, "
+                f"got {refused!r}"
+            )
+
+    @_network(Scenario.EDIT)
+    async def test_edit_sends_the_input_image(self, imagegen_run: ConformanceRun) -> None:
+        """A request with one input image returns one image, and the image reached the model."""
+        backend = self.make_backend(imagegen_run)
+        capabilities = backend.capabilities
+        self._skip_if_not_applicable("test_edit_sends_the_input_image", capabilities)
+        source = InputImage(data=_input_png(), role=_edit_role(capabilities))
+        request = self.make_request(images=[source])
+        images = await self.collect(backend.generate(request))
+        assert len(images) == 1, f"asked for one edited image, got {len(images)}"
+        assert images[0].index == 0
+        await self.check_images(images, request, capabilities)
+        received = self.input_images_received(backend, imagegen_run)
+        if received is not None:
+            assert received == 1, (
+                f"the provider's model read {received} of the 1 input image sent: the "
+                "backend must send every input image under the name the model reads"
+            )
+
+    @_network(Scenario.PROGRESS)
+    async def test_progress_between_images(self, imagegen_run: ConformanceRun) -> None:
+        """Progress events arrive before the last image; previews are never counted as images."""
+        backend = self.make_backend(imagegen_run, self.progress_settings)
+        self._skip_if_not_applicable("test_progress_between_images", backend.capabilities)
+        generation = backend.generate(self.make_request())
+        events: list[GeneratedImage | GenerationProgress] = []
+        async with asyncio.timeout(self.generation_timeout):
+            events.extend([event async for event in generation.events()])
+        images = [event for event in events if isinstance(event, GeneratedImage)]
+        progress = [event for event in events if isinstance(event, GenerationProgress)]
+        assert len(images) == 1, (
+            f"asked for one image, got {len(images)}: a preview must travel inside a "
+            "GenerationProgress, never as a GeneratedImage"
+        )
+        assert images[0].index == 0
+        assert progress, "reports_progress is set, but no GenerationProgress came"
+        assert events.index(progress[0]) < events.index(images[-1]), (
+            "every progress event came after the last image: report progress while working"
+        )
+        assert generation.progress is progress[-1]
+        for report in progress:
+            assert report.fraction is not None or report.message or report.preview, (
+                f"an empty progress event says nothing: {report!r}"
+            )
+
     # -- failing (network) --------------------------------------------------------------
 
     @_network(Scenario.INVALID_AUTH)
@@ -842,6 +954,22 @@ class BackendConformance:
                 if running > 0:
                     return
             await asyncio.sleep(0.005)
+
+
+def _input_png() -> bytes:
+    """A small picture to edit: a 64x48 PNG, light blue with a dark square."""
+    from PIL import Image
+
+    picture = Image.new("RGB", (64, 48), (170, 200, 230))
+    picture.paste((30, 40, 60), (16, 12, 40, 36))
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _edit_role(capabilities: Capabilities) -> ImageRole:
+    roles = capabilities.input_roles
+    return ImageRole.EDIT if ImageRole.EDIT in roles or not roles else sorted(roles)[0]
 
 
 def _non_square_ratio(capabilities: Capabilities) -> str | None:
