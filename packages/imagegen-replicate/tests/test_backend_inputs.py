@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import random
 from dataclasses import replace
@@ -220,4 +221,21 @@ async def test_uploads_are_deleted_when_the_prediction_fails(
     async with ReplicateBackend(settings) as backend:
         with pytest.raises(ImageGenError):
             await backend.generate(edit(png())).collect()
+    assert emulator.counters.files_deleted == emulator.counters.files_created == 1
+
+
+async def test_an_interrupted_edit_cancels_the_prediction_then_deletes_its_uploads(
+    make_settings: MakeSettings, emulator: ReplicateEmulator
+) -> None:
+    emulator.script(Fault.slow_prediction(predict=30.0))
+    settings = make_settings(
+        model=FLUX_KONTEXT_PRO, inputs={}, max_data_url_bytes=0, wait_seconds=1
+    )
+    async with ReplicateBackend(settings) as backend:
+        task = asyncio.create_task(backend.generate(edit(png())).collect())
+        await emulator.wait_until(lambda e: e.counters.predictions_running == 1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert emulator.counters.cancels_received == 1
     assert emulator.counters.files_deleted == emulator.counters.files_created == 1

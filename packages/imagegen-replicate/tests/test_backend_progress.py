@@ -70,5 +70,7 @@ async def test_an_iterator_models_early_outputs_are_previews_never_results(
     assert results[0].index == 0
     assert 1 <= len(previews) <= 2  # the two previews, unless one fell between polls
     assert all(p.metadata["preview"] for p in previews)
+    with_previews = [e for e in events if isinstance(e, GenerationProgress) and e.preview]
+    assert all(e.fraction is not None for e in with_previews)  # the logs' own, when they had one
     assert results[0].url not in {p.url for p in previews}
     assert len(images) == 1  # collect() counts results only

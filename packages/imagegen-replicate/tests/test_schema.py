@@ -101,3 +101,41 @@ def test_the_model_reply_gives_its_latest_versions_schema():
     schema = schema_from_reply(json.dumps(model.model_object("http://x")).encode(), action="x")
     assert schema.version == model.version
     assert schema.image_inputs is not None
+
+
+HOSTILE_SPECS = [
+    {"type": "string", "enum": ["custom", "match_input_image", "1:1", "0:3", "wide"]},
+    {"allOf": ["not a ref", {"$ref": 7}]},
+    {"type": "array", "items": "uri"},
+    {"type": "array", "items": {"format": "uri"}, "maxItems": True, "description": 3},
+    {"type": "string", "format": "uri", "x-order": "first"},
+    {"type": "integer", "maximum": 10**9},
+]
+
+
+@pytest.mark.parametrize("spec", HOSTILE_SPECS)
+@pytest.mark.parametrize(
+    "name", ["aspect_ratio", "num_outputs", "image", "input_images", "mask", "output_format"]
+)
+def test_no_schema_shape_makes_capabilities_fail(name, spec):
+    # A schema is a reply, and untrusted: what is not shaped as expected is ignored.
+    openapi = {"components": {"schemas": {"Input": {"properties": {name: spec}}}}}
+    schema = parse_model_schema(openapi, version=None)
+    capabilities = schema.capabilities()
+    assert capabilities.max_images_per_call >= 1
+    assert capabilities.aspect_ratios in (frozenset(), frozenset({"1:1"}))
+
+
+def test_ratio_choices_that_are_not_ratios_are_left_out():
+    openapi = {
+        "components": {
+            "schemas": {
+                "Input": {"properties": {"aspect_ratio": {"allOf": [{"$ref": "#/x/ratio"}]}}},
+                "ratio": {"enum": ["custom", "match_input_image", "16:9", "2:3"]},
+            }
+        }
+    }
+    assert parse_model_schema(openapi, version=None).capabilities().aspect_ratios == {
+        "16:9",
+        "2:3",
+    }

@@ -60,6 +60,11 @@ class ProgressReader:
     def __init__(self) -> None:
         self._last: tuple[str, float | None, str | None] | None = None
 
+    @property
+    def fraction(self) -> float | None:
+        """The latest fraction a reply reported (for events that carry a preview)."""
+        return self._last[1] if self._last is not None else None
+
     def read(self, status: str, logs: str | None) -> GenerationProgress | None:
         """The progress a reply shows, or ``None`` if it shows nothing new."""
         if status == "starting":

@@ -17,9 +17,10 @@ module reads the parts that decide what to send:
   else a "Maximum N images" in its description (how model pages state the
   limit), else the core's own cap;
 * **everything else** :class:`~imagegen_core.Capabilities` describe: outputs
-  per call (``num_outputs``' maximum), aspect ratios (the enum, without
-  ``match_input_image``), ``width``/``height``, ``seed``, ``negative_prompt``,
-  ``output_format`` and ``output_quality``;
+  per call (``num_outputs``' maximum), aspect ratios (the enum's ``W:H``
+  values: ``match_input_image`` and ``custom`` are not ratios; a free-form
+  string or no ``aspect_ratio`` input declares none), ``width``/``height``,
+  ``seed``, ``negative_prompt``, ``output_format`` and ``output_quality``;
 * **previews**: an array output marked ``x-cog-array-type: iterator`` grows
   while the model runs; the files it shows before the prediction succeeds are
   intermediate renders.
@@ -50,6 +51,7 @@ from imagegen_core import (
     ImageGenError,
     ImageRole,
     OutputFormat,
+    parse_aspect_ratio,
 )
 
 __all__ = ["ImageInputs", "ModelSchema", "parse_model_schema", "schema_from_reply"]
@@ -139,11 +141,7 @@ class ModelSchema:
         inputs = self.image_inputs
         return Capabilities(
             max_images_per_call=self._max_outputs(),
-            aspect_ratios=(
-                frozenset(r for r in ratios if r != _MATCH_INPUT)
-                if ratios is not None
-                else frozenset()
-            ),
+            aspect_ratios=frozenset(r for r in ratios or () if _is_ratio(r)),
             supports_size="width" in props and "height" in props,
             supports_seed="seed" in props,
             supports_negative_prompt="negative_prompt" in props,
@@ -179,6 +177,15 @@ class ModelSchema:
         if isinstance(maximum, int) and not isinstance(maximum, bool) and maximum >= 1:
             return min(maximum, MAX_IMAGES_PER_REQUEST)
         return 1
+
+
+def _is_ratio(value: str) -> bool:
+    """A ``W:H`` choice; ``match_input_image``, ``custom`` and the like are not ratios."""
+    try:
+        parse_aspect_ratio(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _file_kind(spec: Mapping[str, Any]) -> str | None:

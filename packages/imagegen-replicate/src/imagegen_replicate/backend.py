@@ -389,10 +389,14 @@ class _Run:
             files = prediction.files
             metadata = self._metadata(prediction)
             if self.previews:
-                async for item in self._previews_or_results(prediction, previewed, expected):
-                    if isinstance(item, GeneratedImage):
-                        yielded.add(item.index)
-                    yield item
+                previews = self._previews_or_results(
+                    prediction, previewed, expected, progress.fraction
+                )
+                async with aclosing(previews):
+                    async for item in previews:
+                        if isinstance(item, GeneratedImage):
+                            yielded.add(item.index)
+                        yield item
                 files = ()  # nothing below counts an iterator's files as results
             for file in files:
                 if file.index in yielded:
@@ -432,10 +436,11 @@ class _Run:
             )
 
     async def _previews_or_results(
-        self, prediction: Prediction, previewed: set[int], expected: int
+        self, prediction: Prediction, previewed: set[int], expected: int, fraction: float | None
     ) -> AsyncGenerator[_Item, None]:
         """An iterator model's files: previews while it runs, the last ``expected`` on success.
 
+        A preview carries the fraction the same reply's logs reported, if any.
         On success the results are numbered from 0, as for any other model.
         """
         metadata = self._metadata(prediction)
@@ -456,7 +461,9 @@ class _Run:
                 continue
             previewed.add(file.index)
             preview = await self._fetch(file, {**metadata, "preview": True})
-            yield GenerationProgress(message=f"preview {len(previewed)}", preview=preview)
+            yield GenerationProgress(
+                fraction=fraction, message=f"preview {len(previewed)}", preview=preview
+            )
 
     async def _fetch(self, file: OutputFile, metadata: Mapping[str, Any]) -> GeneratedImage:
         return await self._before_deadline(
