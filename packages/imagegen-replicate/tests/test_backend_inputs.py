@@ -239,3 +239,26 @@ async def test_an_interrupted_edit_cancels_the_prediction_then_deletes_its_uploa
             await task
     assert emulator.counters.cancels_received == 1
     assert emulator.counters.files_deleted == emulator.counters.files_created == 1
+
+
+async def test_a_deployment_is_known_through_the_version_its_release_runs(
+    make_settings: MakeSettings, emulator: ReplicateEmulator
+) -> None:
+    async with ReplicateBackend(
+        make_settings(model="deployments/imagegen/flux-schnell")
+    ) as backend:
+        resolved = await backend.resolve_capabilities()
+    assert resolved.max_images_per_call == 4
+    assert resolved.max_input_images == 0
+    assert emulator.counters.requests[Route.DEPLOYMENTS_GET] == 1
+    assert emulator.counters.requests[Route.MODELS_VERSIONS_GET] == 1
+
+
+async def test_a_bare_version_has_no_schema_to_read(
+    make_settings: MakeSettings, emulator: ReplicateEmulator
+) -> None:
+    async with ReplicateBackend(make_settings(model=SDXL_VERSION)) as backend:
+        with pytest.raises(ImageGenError, match="input_names") as caught:
+            await backend.resolve_capabilities()
+    assert caught.value.kind is ErrorKind.INVALID_REQUEST
+    assert sum(emulator.counters.requests.values()) == 0

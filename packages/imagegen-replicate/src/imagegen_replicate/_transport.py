@@ -261,7 +261,7 @@ class ReplicateTransport:
             raise ImageGenError(
                 f"the schema of bare version {ref.version} cannot be read (Replicate serves it "
                 "only under the model's name); set model to 'owner/name:<version>', or name "
-                "the inputs with the image_inputs setting",
+                "the inputs with the input_names setting",
                 kind=ErrorKind.INVALID_REQUEST,
                 retryable=False,
             )
