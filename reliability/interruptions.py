@@ -1,0 +1,185 @@
+"""Interruptions: the user speaks while an image is being made, at random moments.
+
+Each interruption lands in one of four moments, chosen by how the emulator
+answers: while the create request is held (``Prefer: wait``), while the
+client polls, while an output file downloads, and the pipeline ending
+mid-prediction (the user hanging up). What must hold: every prediction
+running at the interruption is cancelled on the provider (none runs on to be
+billed), the interrupted prompt yields nothing, and the next prompt on the
+same pipeline succeeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from imagegen_testing.emulator import Latency, PredictionRecord, ReplicateEmulator, Status
+from reliability import subjects
+from reliability.bots import Bot
+from reliability.figures import Figure, percentile
+
+__all__ = ["MOMENTS", "InterruptionPlan", "Moment", "run_interruptions"]
+
+SECTION = "interruptions"
+IDLE_TIMEOUT = 15.0
+"""Seconds after an interruption by which the provider must be idle."""
+GRACE = 0.3
+"""Seconds an interrupted prompt is watched after it looks idle (a create still in flight)."""
+NEXT_PROMPT_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Moment:
+    """Where in a generation an interruption lands."""
+
+    name: str
+    latency: Latency
+    max_sync_wait: float | None
+    """The emulator's cap on ``Prefer: wait`` (0: every create answers at once)."""
+    delay: tuple[float, float]
+    """The interruption comes this many seconds (uniform) after the prompt."""
+    hang_up: bool = False
+    """End the pipeline (a ``CancelFrame``) instead of sending an ``InterruptionFrame``."""
+
+
+MOMENTS = (
+    Moment("during the create request", Latency(predict=1.5), None, (0.05, 1.0)),
+    Moment("while polling", Latency(predict=1.5), 0.0, (0.05, 1.0)),
+    Moment("during a download", Latency(predict=0.0, download=2.0), None, (0.2, 1.2)),
+    Moment("at pipeline end (hang-up)", Latency(predict=1.5), 0.0, (0.05, 1.0), hang_up=True),
+)
+
+
+@dataclass(frozen=True)
+class InterruptionPlan:
+    """How many interruptions, over how many concurrent pipelines."""
+
+    per_moment: int = 50
+    pipelines: int = 10
+    seed: int = 7
+
+
+@dataclass
+class _Tally:
+    interruptions: int = 0
+    running_at_interruption: int = 0
+    ran_on: int = 0
+    stale_outcomes: int = 0
+    next_failed: int = 0
+    idle_times: list[float] = field(default_factory=list)
+
+
+def _records(emu: ReplicateEmulator, prompt: str) -> list[PredictionRecord]:
+    return [r for r in emu.predictions.values() if r.input.get("prompt") == prompt]
+
+
+async def _watch(emu: ReplicateEmulator, prompt: str, at: float) -> tuple[set[str], float]:
+    """The ids running at ``at`` or started since, and the seconds until all were terminal."""
+    running = {r.id for r in _records(emu, prompt) if not r.status.terminal}
+    last_busy = at
+    while True:
+        now = time.monotonic()
+        busy = [r for r in _records(emu, prompt) if not r.status.terminal]
+        running |= {r.id for r in busy}
+        if busy:
+            last_busy = now
+        elif now - last_busy >= GRACE or now - at > IDLE_TIMEOUT:
+            return running, last_busy - at
+        if now - at > IDLE_TIMEOUT:
+            return running, IDLE_TIMEOUT
+        await asyncio.sleep(0.01)
+
+
+async def _interrupt_once(
+    emu: ReplicateEmulator,
+    bot: Bot,
+    moment: Moment,
+    prompt: str,
+    wait: float,
+    tally: _Tally,
+    hang_up: Callable[[], object] | None = None,
+) -> None:
+    outcome = await bot.prompt(prompt)
+    await asyncio.sleep(wait)
+    at = time.monotonic()
+    if moment.hang_up:
+        await bot.hang_up()
+    else:
+        await bot.interrupt()
+    running, idle = await _watch(emu, prompt, at)
+    tally.interruptions += 1
+    tally.running_at_interruption += len(running)
+    tally.ran_on += sum(emu.predictions[i].status is Status.SUCCEEDED for i in running)
+    tally.idle_times.append(idle)
+    if outcome.first_at is not None and outcome.first_at > at:
+        tally.stale_outcomes += outcome.count
+
+
+async def _one_pipeline(
+    emu: ReplicateEmulator, moment: Moment, index: int, count: int, rng: random.Random,
+    tally: _Tally,
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        if moment.hang_up:
+            for number in range(count):
+                bot = Bot(subjects.replicate_service(emu, session))
+                async with bot:
+                    prompt = f"hang-up {index}-{number}"
+                    await _interrupt_once(emu, bot, moment, prompt, rng.uniform(*moment.delay), tally)
+            return
+        async with Bot(subjects.replicate_service(emu, session)) as bot:
+            for number in range(count):
+                prompt = f"{moment.name} {index}-{number}"
+                await _interrupt_once(emu, bot, moment, prompt, rng.uniform(*moment.delay), tally)
+                after = await bot.ask(f"after {prompt}", within=NEXT_PROMPT_TIMEOUT)
+                if len(after.images) != 1 or after.errors:
+                    tally.next_failed += 1
+
+
+async def run_interruptions(plan: InterruptionPlan = InterruptionPlan()) -> list[Figure]:
+    """Interrupt ``plan.per_moment`` prompts at each moment; return the figures."""
+    rng = random.Random(plan.seed)  # noqa: S311 - reproducible moments, not secrets
+    tallies: dict[str, _Tally] = {}
+    async with subjects.emulator() as emu:
+        cancels_before = emu.counters.cancels_received
+        for moment in MOMENTS:
+            emu.latency, emu.max_sync_wait = moment.latency, moment.max_sync_wait
+            tally = tallies[moment.name] = _Tally()
+            shares = [plan.per_moment // plan.pipelines + (i < plan.per_moment % plan.pipelines)
+                      for i in range(plan.pipelines)]
+            await asyncio.gather(
+                *(_one_pipeline(emu, moment, i, share, random.Random(rng.random()), tally)
+                  for i, share in enumerate(shares) if share)
+            )
+        cancels = emu.counters.cancels_received - cancels_before
+    return _figures(tallies, cancels)
+
+
+def _figures(tallies: dict[str, _Tally], cancels: int) -> list[Figure]:
+    def figure(name: str, value: float, unit: str = "", expected: float | None = None) -> Figure:
+        return Figure(SECTION, name, value, unit, expected)
+
+    everything = list(tallies.values())
+    rows = [figure(f"interruptions {name}", t.interruptions) for name, t in tallies.items()]
+    rows += [
+        figure("predictions running at an interruption",
+               sum(t.running_at_interruption for t in everything)),
+        figure("cancels received by the emulator", cancels),
+    ]
+    rows += [
+        figure(f"ran on, billed: {name}", t.ran_on, expected=0) for name, t in tallies.items()
+    ]
+    idle = sorted(time for t in everything for time in t.idle_times)
+    rows += [
+        figure("time to idle p99", round(1000 * percentile(idle, 0.99)), "ms"),
+        figure("outcomes of interrupted prompts", sum(t.stale_outcomes for t in everything),
+               expected=0),
+        figure("next prompt failed", sum(t.next_failed for t in everything), expected=0),
+    ]
+    return rows

@@ -1,0 +1,104 @@
+"""Secrets: the canary token, searched for everywhere a run could have left it.
+
+Every section runs with :data:`~reliability.subjects.CANARY` as the API
+token. This section adds the scenario that tempts a leak most, a provider
+(or a proxy in front of it) echoing the token back in its error replies,
+then searches what the whole run left behind (:mod:`reliability.evidence`):
+every log record at the most verbose level, every error frame, every
+exception with its whole chain and the local variables of each traceback
+frame, the reprs of every service and backend, every file the CLI wrote, and
+``os.environ``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import aiohttp
+
+from imagegen_core.cli import main as cli_main
+from imagegen_testing.emulator import Fault, Route
+from reliability import evidence, subjects
+from reliability.bots import Bot
+from reliability.figures import Figure
+
+__all__ = ["ECHO", "run_echo_scenario", "secret_figures"]
+
+SECTION = "secrets"
+ECHO = f"upstream failed; the request had Authorization: Bearer {subjects.CANARY}"
+"""What an echoing proxy puts in its error body."""
+OUTCOME_TIMEOUT = 30.0
+
+
+async def run_echo_scenario() -> None:
+    """Prompts whose failures carry the token back, through the service and the CLI."""
+    async with subjects.emulator() as emu, aiohttp.ClientSession() as session:
+        emu.max_sync_wait = 0.0  # every create answers at once, so the client polls
+        async with Bot(subjects.replicate_service(emu, session)) as bot:
+            scripts = [
+                [Fault.http_error(503, detail=ECHO, route=Route.PREDICTIONS_GET)],  # retried
+                [Fault.http_error(422, detail=ECHO)],  # refused: an error frame
+                [Fault.http_error(500, detail=ECHO)] * 8,  # past the retry budget
+                [Fault.failed_prediction(ECHO)],  # the model's error text
+            ]
+            for faults in scripts:
+                for fault in faults:
+                    emu.script(fault)
+                await bot.ask("an echoed token", within=OUTCOME_TIMEOUT)
+                await bot.settle(within=OUTCOME_TIMEOUT)
+                emu.faults.clear()
+        with tempfile.TemporaryDirectory(prefix="imagegen-secrets-") as folder:
+            for faults in ([], [Fault.http_error(422, detail=ECHO)]):
+                for fault in faults:
+                    emu.script(fault)
+                await _cli(emu.base_url, Path(folder))
+            evidence.keep_files(Path(folder))
+
+
+async def _cli(base_url: str, out: Path) -> None:
+    argv = [
+        "-vv", "generate", "an echoed token", "--backend", "replicate", "--out", str(out),
+        "--set", f"api_token={subjects.CANARY}", "--set", f"base_url={base_url}",
+        "--option", f'megapixels="{subjects.SMALL_IMAGES}"',
+    ]
+    output = io.StringIO()
+    with contextlib.redirect_stderr(output), contextlib.redirect_stdout(output):
+        await asyncio.to_thread(cli_main, argv)
+    evidence.keep_log(output.getvalue())
+
+
+def secret_figures(found: evidence.Collection, secret: str = subjects.CANARY) -> list[Figure]:
+    """Search ``found`` (and ``os.environ``) for ``secret``; return the section's figures."""
+
+    def figure(name: str, value: float, expected: float | None = None) -> Figure:
+        return Figure(SECTION, name, value, "", expected)
+
+    frames = [f"{frame}\n{getattr(frame, 'error', '')}" for frame in found.error_frames]
+    chains = [getattr(frame, "exception", None) for frame in found.error_frames]
+    exceptions = [e for e in [*found.exceptions, *chains] if isinstance(e, BaseException)]
+    environ = [f"{name}={value}" for name, value in os.environ.items()]
+    return [
+        figure("log records searched (TRACE)", found.log_records),
+        figure("error frames searched", len(found.error_frames)),
+        figure("exceptions searched (chains, frame locals)", len(exceptions)),
+        figure("files searched", len(found.files)),
+        figure("canary in logs", found.logs.getvalue().count(secret), 0),
+        figure("canary in error frames", sum(secret in text for text in frames), 0),
+        figure(
+            "canary in exception chains",
+            sum(secret in evidence.rendered_chain(e) for e in exceptions),
+            0,
+        ),
+        figure("canary in reprs", sum(secret in text for text in found.reprs), 0),
+        figure(
+            "canary in files written",
+            sum(secret.encode() in data for data in found.files.values()),
+            0,
+        ),
+        figure("canary in os.environ", sum(secret in text for text in environ), 0),
+    ]
