@@ -348,6 +348,22 @@ def test_secrets_are_known_and_hidden_from_repr() -> None:
     assert SECRET not in repr(backend.settings)
 
 
+def test_repr_of_a_backend_whose_constructor_raised_does_not_raise() -> None:
+    # Such a backend is still in the traceback's frame locals (``self``), and
+    # traceback's capture_locals, debuggers and error trackers repr it.
+    class Refusing(Scripted):
+        def __init__(self) -> None:
+            raise ImageGenError("refused", kind=ErrorKind.INVALID_REQUEST)
+
+    with pytest.raises(ImageGenError) as caught:
+        Refusing()
+    rendered = "".join(
+        traceback.TracebackException.from_exception(caught.value, capture_locals=True).format()
+    )
+
+    assert "Refusing(name='scripted', settings=not set)" in rendered
+
+
 async def test_a_cause_that_would_reveal_a_secret_is_dropped() -> None:
     def failure(cause_text: str) -> ImageGenError:
         try:

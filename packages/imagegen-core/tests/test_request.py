@@ -51,6 +51,18 @@ def test_prompt_length_limit() -> None:
     assert f"maximum is {MAX_PROMPT_LENGTH}" in message
 
 
+@pytest.mark.parametrize("field", ["prompt", "negative_prompt"])
+def test_text_without_a_utf8_encoding_is_refused(field: str) -> None:
+    # A lone surrogate: the provider would get an escape it cannot read.
+    fields = {"prompt": "a fox", field: "a fox \ud800 in snow"}
+
+    message = rejected(**fields)
+
+    assert field in message
+    assert "no UTF-8 encoding" in message
+    assert "position 6" in message
+
+
 def test_negative_prompt_blank_means_none_and_is_length_limited() -> None:
     assert ImageRequest(prompt="p", negative_prompt="  ").negative_prompt is None
     assert ImageRequest(prompt="p", negative_prompt="blur").negative_prompt == "blur"

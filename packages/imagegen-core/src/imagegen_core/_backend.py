@@ -198,8 +198,13 @@ class ImageBackend(ABC, Generic[SettingsT]):
                 yield value.get_secret_value()
 
     def __repr__(self) -> str:
-        # Settings hide SecretStr values in their own repr.
-        return f"{type(self).__name__}(name={self.name!r}, settings={self._settings!r})"
+        # Settings hide SecretStr values in their own repr. A backend whose
+        # constructor raised has none yet, and still sits in that traceback's
+        # frame locals: a repr that raised there would break every tool that
+        # renders them (traceback's capture_locals, error trackers).
+        settings = getattr(self, "_settings", None)
+        shown = "not set" if settings is None else repr(settings)
+        return f"{type(self).__name__}(name={self.name!r}, settings={shown})"
 
 
 class Generation(AsyncIterator[GeneratedImage]):

@@ -115,6 +115,22 @@ def parse_aspect_ratio(value: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
+def _check_encodable(field: str, text: str) -> None:
+    """Refuse text no provider can receive: a lone surrogate has no UTF-8 encoding.
+
+    Python strings can hold one (decoded with ``surrogateescape``, or cut from
+    a longer text); JSON encoders then write an escape the provider reads as
+    garbage or refuses, so the failure would surface as the provider's.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{field} holds a character with no UTF-8 encoding (a lone surrogate, "
+            f"at position {exc.start})"
+        ) from None
+
+
 class ImageRequest(BaseModel):
     """What to generate, in terms every backend understands.
 
@@ -179,6 +195,7 @@ class ImageRequest(BaseModel):
             raise ValueError(
                 f"prompt is {len(prompt)} characters long; the maximum is {MAX_PROMPT_LENGTH}"
             )
+        _check_encodable("prompt", prompt)
         return prompt
 
     @field_validator("negative_prompt")
@@ -191,6 +208,7 @@ class ImageRequest(BaseModel):
                 f"negative_prompt is {len(value)} characters long; "
                 f"the maximum is {MAX_PROMPT_LENGTH}"
             )
+        _check_encodable("negative_prompt", value)
         return value
 
     @field_validator("aspect_ratio")
