@@ -83,17 +83,36 @@ _HARNESS = str(Path(__file__).parent)
 
 def rendered_chain(error: BaseException) -> str:
     """``error`` as an error tracker shows it: every chained cause and context, with the
-    local variables of every traceback frame.
+    repr of every local variable of every traceback frame.
 
     The frames of the suite itself, where the error was caught, are left out:
     they hold the token because the suite passed it in, as an app's would.
+    A repr that raises is shown as such (and is itself a finding to read).
     """
-    tb = error.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_HARNESS):
-        tb = tb.tb_next
-    return "".join(
-        traceback.TracebackException(type(error), error, tb, capture_locals=True).format()
-    )
+    parts: list[str] = []
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        parts += [_safe_repr(current), *traceback.format_exception_only(type(current), current)]
+        tb = current.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_HARNESS):
+            tb = tb.tb_next
+        for frame, _ in traceback.walk_tb(tb):
+            parts.append(f"{frame.f_code.co_filename}:{frame.f_code.co_name}")
+            parts += [f"    {name} = {_safe_repr(value)}" for name, value in frame.f_locals.items()]
+        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+    return "\n".join(parts)
+
+
+def _safe_repr(value: object) -> str:
+    try:
+        return repr(value)
+    except Exception as exc:  # noqa: BLE001 - shown, never raised
+        return f"<repr raised {type(exc).__name__}>"
 
 
 class _Handler(logging.Handler):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -46,12 +45,17 @@ class Moment:
     """The interruption comes this many seconds (uniform) after the prompt."""
     hang_up: bool = False
     """End the pipeline (a ``CancelFrame``) instead of sending an ``InterruptionFrame``."""
+    after_outputs: bool = False
+    """Count the delay from the moment the prediction has its outputs (so: mid-download)."""
 
 
 MOMENTS = (
     Moment("during the create request", Latency(predict=1.5), None, (0.05, 1.0)),
     Moment("while polling", Latency(predict=1.5), 0.0, (0.05, 1.0)),
-    Moment("during a download", Latency(predict=0.0, download=2.0), None, (0.2, 1.2)),
+    Moment(
+        "during a download", Latency(predict=0.0, download=2.0), None, (0.05, 1.0),
+        after_outputs=True,
+    ),
     Moment("at pipeline end (hang-up)", Latency(predict=1.5), 0.0, (0.05, 1.0), hang_up=True),
 )
 
@@ -96,6 +100,15 @@ async def _watch(emu: ReplicateEmulator, prompt: str, at: float) -> tuple[set[st
         await asyncio.sleep(0.01)
 
 
+async def _outputs_exist(emu: ReplicateEmulator, prompt: str) -> None:
+    """Wait (bounded) until the prompt's prediction has its output files."""
+    deadline = time.monotonic() + IDLE_TIMEOUT
+    while time.monotonic() < deadline:
+        if any(record.files for record in _records(emu, prompt)):
+            return
+        await asyncio.sleep(0.005)
+
+
 async def _interrupt_once(
     emu: ReplicateEmulator,
     bot: Bot,
@@ -103,9 +116,10 @@ async def _interrupt_once(
     prompt: str,
     wait: float,
     tally: _Tally,
-    hang_up: Callable[[], object] | None = None,
 ) -> None:
     outcome = await bot.prompt(prompt)
+    if moment.after_outputs:
+        await _outputs_exist(emu, prompt)
     await asyncio.sleep(wait)
     at = time.monotonic()
     if moment.hang_up:
