@@ -1,6 +1,6 @@
 """Run the whole reliability suite and print one table: ``python -m reliability``.
 
-The full run (the default counts) takes about five minutes on a loaded
+The full run (the default counts) takes about three minutes on a loaded
 two-core machine; ``--quick`` runs the counts of the fast tests in under a
 minute. The exit status is 1 when any promise of the table missed.
 """
@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run every section; print the table; return 1 if a promise missed."""
     args = _parser().parse_args(argv)
     soak = SoakPlan(prompts=200, pipelines=16) if args.quick else SoakPlan()
-    soak = SoakPlan(prompts=args.prompts or soak.prompts, pipelines=args.pipelines or soak.pipelines)
+    soak = SoakPlan(
+        prompts=args.prompts or soak.prompts, pipelines=args.pipelines or soak.pipelines
+    )
     interruptions = InterruptionPlan(per_moment=args.interruptions or (10 if args.quick else 50))
     logger.remove()  # Pipecat's own stderr sink: the run's logs are collected, not shown
     started = time.monotonic()

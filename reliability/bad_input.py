@@ -15,9 +15,6 @@ or to point its outputs at the stand-in host (:mod:`reliability.stand_in`).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import io
 import json
 import re
 import tempfile
@@ -30,7 +27,6 @@ import aiohttp
 from pipecat.frames.frames import ServiceUpdateSettingsFrame
 
 from imagegen_core import ErrorKind, ImageGenError
-from imagegen_core.cli import main as cli_main
 from imagegen_core.pipecat import ImageGenUpdateSettingsFrame
 from imagegen_replicate import ReplicateImageGenService
 from imagegen_testing.emulator import CREATE_ROUTES, Fault, ReplicateEmulator, Route
@@ -74,7 +70,7 @@ class Case:
     """Whether the Pipecat service can express the case."""
     point: int | None = None
     """The issue-9 point whose fix the case needs (documentation for the fast tests)."""
-    cli_expected: ErrorKind | None | str = "same"
+    cli_expected: ErrorKind | str | None = "same"
     """What the CLI must end in, when that differs from :attr:`expected`."""
 
     def expected_via(self, via: str) -> ErrorKind | None:
@@ -128,8 +124,9 @@ def _prediction(output: Any, *, status: str = "succeeded", **extra: Any) -> str:
 
 def _reply(output: Any, **extra: Any) -> Faults:
     """The create is answered with a prediction whose ``output`` is ``output``."""
-    return lambda _emu, _host: [Fault.malformed_reply(_prediction(output, **extra),
-                                                      route=CREATE_ROUTES)]
+    return lambda _emu, _host: [
+        Fault.malformed_reply(_prediction(output, **extra), route=CREATE_ROUTES)
+    ]
 
 
 def _body(text: str) -> Faults:
@@ -156,83 +153,191 @@ CASES: tuple[Case, ...] = (
     Case("prompt of a million characters", K.INVALID_REQUEST, prompt="fox " * 250_000),
     Case("prompt with a lone surrogate", K.INVALID_REQUEST, prompt="a fox \ud800"),
     # -- settings at construction ------------------------------------------------------
-    Case("aspect ratio 7:5", K.INVALID_REQUEST, settings={"aspect_ratio": "7:5"},
-         cli=("--aspect-ratio", "7:5")),
-    Case("aspect ratio 'wide'", K.INVALID_REQUEST, settings={"aspect_ratio": "wide"},
-         cli=("--aspect-ratio", "wide")),
-    Case("aspect ratio as a number", K.INVALID_REQUEST, settings={"aspect_ratio": 16},
-         cli=None, point=3),
+    Case(
+        "aspect ratio 7:5",
+        K.INVALID_REQUEST,
+        settings={"aspect_ratio": "7:5"},
+        cli=("--aspect-ratio", "7:5"),
+    ),
+    Case(
+        "aspect ratio 'wide'",
+        K.INVALID_REQUEST,
+        settings={"aspect_ratio": "wide"},
+        cli=("--aspect-ratio", "wide"),
+    ),
+    Case(
+        "aspect ratio as a number",
+        K.INVALID_REQUEST,
+        settings={"aspect_ratio": 16},
+        cli=None,
+        point=3,
+    ),
     Case("zero images", K.INVALID_REQUEST, settings={"num_outputs": 0}, cli=("-n", "0")),
-    Case("five images (flux-schnell: 4)", K.INVALID_REQUEST, settings={"num_outputs": 5},
-         cli=("-n", "5")),
-    Case("negative image count", K.INVALID_REQUEST, settings={"num_outputs": -1},
-         cli=("-n", "-1")),
-    Case("image count as text", K.INVALID_REQUEST, settings={"num_outputs": "2"}, cli=None,
-         point=3),
+    Case(
+        "five images (flux-schnell: 4)",
+        K.INVALID_REQUEST,
+        settings={"num_outputs": 5},
+        cli=("-n", "5"),
+    ),
+    Case("negative image count", K.INVALID_REQUEST, settings={"num_outputs": -1}, cli=("-n", "-1")),
+    Case(
+        "image count as text", K.INVALID_REQUEST, settings={"num_outputs": "2"}, cli=None, point=3
+    ),
     Case("seed as text", K.INVALID_REQUEST, settings={"seed": "abc"}, cli=None, point=3),
-    Case("output format gif", K.INVALID_REQUEST, settings={"output_format": "gif"},
-         cli=("--format", "gif"), point=4),
-    Case("quality 101", K.INVALID_REQUEST, settings={"output_quality": 101},
-         cli=("--quality", "101")),
-    Case("quality -5", K.INVALID_REQUEST, settings={"output_quality": -5},
-         cli=("--quality", "-5")),
-    Case("quality as text", K.INVALID_REQUEST, settings={"output_quality": "high"}, cli=None,
-         point=3),
-    Case("model that is not a model name", K.INVALID_REQUEST,
-         settings={"model": "not a model"}, cli=("--set", "model=not a model")),
-    Case("megapixels as a number", K.INVALID_REQUEST, settings={"megapixels": 7}, cli=None,
-         point=3),
-    Case("steps as text", K.INVALID_REQUEST, settings={"num_inference_steps": "many"},
-         cli=None, point=3),
+    Case(
+        "output format gif",
+        K.INVALID_REQUEST,
+        settings={"output_format": "gif"},
+        cli=("--format", "gif"),
+        point=4,
+    ),
+    Case(
+        "quality 101", K.INVALID_REQUEST, settings={"output_quality": 101}, cli=("--quality", "101")
+    ),
+    Case("quality -5", K.INVALID_REQUEST, settings={"output_quality": -5}, cli=("--quality", "-5")),
+    Case(
+        "quality as text", K.INVALID_REQUEST, settings={"output_quality": "high"}, cli=None, point=3
+    ),
+    Case(
+        "model that is not a model name",
+        K.INVALID_REQUEST,
+        settings={"model": "not a model"},
+        cli=("--set", "model=not a model"),
+    ),
+    Case(
+        "megapixels as a number", K.INVALID_REQUEST, settings={"megapixels": 7}, cli=None, point=3
+    ),
+    Case(
+        "steps as text",
+        K.INVALID_REQUEST,
+        settings={"num_inference_steps": "many"},
+        cli=None,
+        point=3,
+    ),
     Case("image size 0x0", K.INVALID_REQUEST, service=False, cli=("--size", "0x0")),
-    Case("unknown backend setting", K.INVALID_REQUEST,
-         parameters={"backend_settings": {"colour": "red"}}, cli=("--set", "colour=red")),
-    Case("negative timeout", K.INVALID_REQUEST, parameters={"backend_settings": {"timeout": -1}},
-         cli=("--set", "timeout=-1")),
-    Case("retry budget as text", K.INVALID_REQUEST,
-         parameters={"backend_settings": {"max_attempts": "lots"}},
-         cli=("--set", "max_attempts=lots")),
-    Case("token in backend_settings", K.INVALID_REQUEST,
-         parameters={"backend_settings": {"api_token": subjects.CANARY}}, cli=None, point=5),
-    Case("sync wait of 0 s", K.INVALID_REQUEST, parameters={"wait_timeout_secs": 0},
-         cli=("--set", "wait_seconds=0")),
-    Case("base URL that is not http", K.INVALID_REQUEST,
-         parameters={"base_url": "ftp://api.invalid/v1"}, cli=("--set", "base_url=ftp://x/v1")),
+    Case(
+        "unknown backend setting",
+        K.INVALID_REQUEST,
+        parameters={"backend_settings": {"colour": "red"}},
+        cli=("--set", "colour=red"),
+    ),
+    Case(
+        "negative timeout",
+        K.INVALID_REQUEST,
+        parameters={"backend_settings": {"timeout": -1}},
+        cli=("--set", "timeout=-1"),
+    ),
+    Case(
+        "retry budget as text",
+        K.INVALID_REQUEST,
+        parameters={"backend_settings": {"max_attempts": "lots"}},
+        cli=("--set", "max_attempts=lots"),
+    ),
+    Case(
+        "token in backend_settings",
+        K.INVALID_REQUEST,
+        parameters={"backend_settings": {"api_token": subjects.CANARY}},
+        cli=None,
+        point=5,
+    ),
+    Case(
+        "sync wait of 0 s",
+        K.INVALID_REQUEST,
+        parameters={"wait_timeout_secs": 0},
+        cli=("--set", "wait_seconds=0"),
+    ),
+    Case(
+        "base URL that is not http",
+        K.INVALID_REQUEST,
+        parameters={"base_url": "ftp://api.invalid/v1"},
+        cli=("--set", "base_url=ftp://x/v1"),
+    ),
     # -- settings the provider refuses -------------------------------------------------
-    Case("wrong API token", K.AUTHENTICATION, service=False,
-         cli=("--set", "api_token=r8_NotTheCanaryToken000000000000000")),
-    Case("model the provider does not have", K.INVALID_REQUEST, service=False,
-         cli=("--set", "model=nobody/nothing")),
+    Case(
+        "wrong API token",
+        K.AUTHENTICATION,
+        service=False,
+        cli=("--set", "api_token=r8_NotTheCanaryToken000000000000000"),
+    ),
+    Case(
+        "model the provider does not have",
+        K.INVALID_REQUEST,
+        service=False,
+        cli=("--set", "model=nobody/nothing"),
+    ),
     # -- runtime updates (both update frames) ------------------------------------------
     Case("update: aspect ratio 7:5", K.INVALID_REQUEST, update={"aspect_ratio": "7:5"}, cli=None),
     Case("update: nine images", K.INVALID_REQUEST, update={"num_outputs": 9}, cli=None),
-    Case("update: image count as text", K.INVALID_REQUEST, update={"num_outputs": "2"},
-         cli=None, point=3),
-    Case("update: output format gif", K.INVALID_REQUEST, update={"output_format": "gif"},
-         cli=None, point=4),
-    Case("update: model that is not a model name", K.INVALID_REQUEST,
-         update={"model": "not a model"}, cli=None),
-    Case("settings frame: aspect ratio 'wide'", K.INVALID_REQUEST,
-         mapping_update={"aspect_ratio": "wide"}, cli=None),
-    Case("settings frame: seed as text", K.INVALID_REQUEST, mapping_update={"seed": "abc"},
-         cli=None, point=3),
-    Case("settings frame: quality as text", K.INVALID_REQUEST,
-         mapping_update={"output_quality": "high"}, cli=None, point=3),
+    Case(
+        "update: image count as text",
+        K.INVALID_REQUEST,
+        update={"num_outputs": "2"},
+        cli=None,
+        point=3,
+    ),
+    Case(
+        "update: output format gif",
+        K.INVALID_REQUEST,
+        update={"output_format": "gif"},
+        cli=None,
+        point=4,
+    ),
+    Case(
+        "update: model that is not a model name",
+        K.INVALID_REQUEST,
+        update={"model": "not a model"},
+        cli=None,
+    ),
+    Case(
+        "settings frame: aspect ratio 'wide'",
+        K.INVALID_REQUEST,
+        mapping_update={"aspect_ratio": "wide"},
+        cli=None,
+    ),
+    Case(
+        "settings frame: seed as text",
+        K.INVALID_REQUEST,
+        mapping_update={"seed": "abc"},
+        cli=None,
+        point=3,
+    ),
+    Case(
+        "settings frame: quality as text",
+        K.INVALID_REQUEST,
+        mapping_update={"output_quality": "high"},
+        cli=None,
+        point=3,
+    ),
     # -- provider replies --------------------------------------------------------------
     Case("reply that is not JSON", K.SERVER, faults=_body("<html>oops</html>")),
     Case("reply without an id", K.SERVER, faults=_body('{"unexpected": true}')),
     Case("reply that is a JSON array", K.SERVER, faults=_body("[]")),
     Case("unknown prediction status", K.SERVER, faults=_reply(None, status="exploded")),
-    Case("prediction id with a path in it", K.SERVER,
-         faults=_reply(None, status="starting", id="../../v1/account")),
+    Case(
+        "prediction id with a path in it",
+        K.SERVER,
+        faults=_reply(None, status="starting", id="../../v1/account"),
+    ),
     Case("output that is a number", K.SERVER, faults=_reply(42)),
-    Case("300 outputs for one image asked", None, point=7,
-         faults=lambda _emu, host: [Fault.malformed_reply(
-             _prediction([host.url("image.webp")] * 300), route=CREATE_ROUTES)]),
+    Case(
+        "300 outputs for one image asked",
+        None,
+        point=7,
+        faults=lambda _emu, host: [
+            Fault.malformed_reply(_prediction([host.url("image.webp")] * 300), route=CREATE_ROUTES)
+        ],
+    ),
     # Never a real metadata address (169.254.169.254): a test must not reach one.
-    Case("output on another loopback address", K.INVALID_REQUEST, point=7,
-         faults=lambda _emu, host: [Fault.malformed_reply(
-             _prediction([f"{host.other_loopback}/files/image.webp"]), route=CREATE_ROUTES)]),
+    Case(
+        "output on another loopback address",
+        K.INVALID_REQUEST,
+        point=7,
+        faults=lambda _emu, host: [
+            Fault.malformed_reply(
+                _prediction([f"{host.other_loopback}/files/image.webp"]), route=CREATE_ROUTES
+            )
+        ],
+    ),
     Case("output that is a file:// URL", K.SERVER, faults=_reply(["file:///etc/passwd"])),
     Case("output redirecting to file://", K.SERVER, faults=_hosted("redirect-file"), point=6),
     Case("output redirecting to ftp://", K.SERVER, faults=_hosted("redirect-ftp"), point=6),
@@ -242,25 +347,52 @@ CASES: tuple[Case, ...] = (
     # cannot tell the format): it has no pixels to be fooled by.
     Case("output that is a web page", K.SERVER, faults=_hosted("page.png"), cli_expected=None),
     # The CLI writes files without decoding them, so a bomb is only bytes to it.
-    Case("output that is a decompression bomb", K.INVALID_REQUEST, faults=_hosted("bomb.png"),
-         cli_expected=None),
-    Case("output that no decoder reads", K.SERVER, cli_expected=None,
-         faults=lambda _e, _h: [Fault.corrupt_image()]),
-    Case("download cut short on every try", K.CONNECTIVITY,
-         faults=_always(Fault.truncated_download())),
+    Case(
+        "output that is a decompression bomb",
+        K.INVALID_REQUEST,
+        faults=_hosted("bomb.png"),
+        cli_expected=None,
+    ),
+    Case(
+        "output that no decoder reads",
+        K.SERVER,
+        cli_expected=None,
+        faults=lambda _e, _h: [Fault.corrupt_image()],
+    ),
+    Case(
+        "download cut short on every try",
+        K.CONNECTIVITY,
+        faults=_always(Fault.truncated_download()),
+    ),
     Case("prediction failed", K.SERVER, faults=lambda _e, _h: [Fault.failed_prediction("OOM")]),
-    Case("image withheld by the safety checker", K.CONTENT_POLICY,
-         faults=lambda _e, _h: [Fault.nsfw()]),
-    Case("input refused (422)", K.INVALID_REQUEST,
-         faults=lambda _e, _h: [Fault.http_error(422, detail="prompt: too long")]),
-    Case("throttled past the retry budget", K.RATE_LIMIT,
-         faults=_always(Fault.rate_limited(retry_after=0.01))),
-    Case("proxy error page past the retry budget", K.SERVER,
-         faults=_always(Fault.http_error(502, html=True))),
-    Case("polls that never answer sense", K.SERVER,
-         faults=lambda _e, _h: [Fault.malformed_reply(
-             _prediction(None, status="starting"), route=CREATE_ROUTES),
-             Fault.malformed_reply("{}", route=Route.PREDICTIONS_GET)]),
+    Case(
+        "image withheld by the safety checker",
+        K.CONTENT_POLICY,
+        faults=lambda _e, _h: [Fault.nsfw()],
+    ),
+    Case(
+        "input refused (422)",
+        K.INVALID_REQUEST,
+        faults=lambda _e, _h: [Fault.http_error(422, detail="prompt: too long")],
+    ),
+    Case(
+        "throttled past the retry budget",
+        K.RATE_LIMIT,
+        faults=_always(Fault.rate_limited(retry_after=0.01)),
+    ),
+    Case(
+        "proxy error page past the retry budget",
+        K.SERVER,
+        faults=_always(Fault.http_error(502, html=True)),
+    ),
+    Case(
+        "polls that never answer sense",
+        K.SERVER,
+        faults=lambda _e, _h: [
+            Fault.malformed_reply(_prediction(None, status="starting"), route=CREATE_ROUTES),
+            Fault.malformed_reply("{}", route=Route.PREDICTIONS_GET),
+        ],
+    ),
 )
 """Every named case; :func:`run_bad_input` runs them all."""
 
@@ -280,7 +412,7 @@ async def _service_results(
             except ImageGenError as error:
                 evidence.keep(error)
                 results.append(CaseResult(case, "service", (error.kind,), 0, (error,)))
-            except Exception as error:  # noqa: BLE001 - an uncategorized refusal is the finding
+            except Exception as error:
                 evidence.keep(error)
                 results.append(CaseResult(case, "service", (None,), 0, (error,)))
             else:
@@ -292,7 +424,9 @@ async def _service_results(
     return results, len(last.images) == 1 and not last.errors
 
 
-async def _through_pipeline(emu: ReplicateEmulator, host: StandIn, bot: Bot, case: Case) -> CaseResult:
+async def _through_pipeline(
+    emu: ReplicateEmulator, host: StandIn, bot: Bot, case: Case
+) -> CaseResult:
     outcomes: list[Outcome] = []
     if case.update is not None:
         delta = Settings(**case.update)
@@ -333,18 +467,6 @@ async def _restore(bot: Bot, case: Case) -> None:
     await bot.settle(within=OUTCOME_TIMEOUT)
 
 
-def _cli_argv(emu: ReplicateEmulator, case: Case, out: Path) -> list[str]:
-    argv = [
-        "generate", case.prompt, "--backend", "replicate", "--out", str(out),
-        "--set", f"api_token={subjects.CANARY}", "--set", f"base_url={emu.base_url}",
-        "--option", f'megapixels="{subjects.SMALL_IMAGES}"',
-    ]
-    for name, value in subjects.FAST_BACKEND.items():
-        argv += ["--set", f"{name}={value}"]
-    argv += ["--set", "poll_interval=0.02", *(case.cli or ())]
-    return argv
-
-
 async def _cli_results(
     emu: ReplicateEmulator, host: StandIn, cases: Sequence[Case], out: Path
 ) -> list[CaseResult]:
@@ -353,11 +475,9 @@ async def _cli_results(
         for fault in case.faults(emu, host) if case.faults else ():
             emu.script(fault)
         folder = out / f"case-{number}"
-        stderr = io.StringIO()
-        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
-            status = await asyncio.to_thread(cli_main, _cli_argv(emu, case, folder))
+        argv = subjects.cli_generate(emu.base_url, case.prompt, folder, *(case.cli or ()))
+        status, text = await subjects.run_cli(argv)
         emu.faults.clear()
-        text = stderr.getvalue()
         evidence.keep_log(text)
         images = len(list(folder.glob("*"))) if folder.is_dir() else 0
         found = _CLI_KIND.search(text)
@@ -368,8 +488,11 @@ async def _cli_results(
 
 
 async def run_cases(cases: Sequence[Case] = CASES) -> tuple[list[CaseResult], bool]:
-    """Run ``cases`` through the service and the CLI; return the results and whether the
-    service still served afterwards."""
+    """Run ``cases`` through the service and the CLI.
+
+    Returns:
+        Every result, and whether the service still served a good prompt afterwards.
+    """
     async with subjects.emulator() as emu, stand_in_host() as host:
         service, serving = await _service_results(emu, host, cases)
         with tempfile.TemporaryDirectory(prefix="imagegen-reliability-") as out:

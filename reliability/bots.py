@@ -35,7 +35,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from imagegen_core.pipecat import pipeline_task, run_pipeline_task
 from reliability import evidence
 
-__all__ = ["Bot", "Outcome", "open_sockets", "running_tasks"]
+__all__ = ["Bot", "Outcome", "open_sockets", "running_tasks", "shares"]
 
 ImageOrError = URLImageRawFrame | ErrorFrame
 
@@ -88,9 +88,8 @@ class _Tap(FrameProcessor):
         if self._tail and isinstance(frame, _Fence):
             self._bot.fenced(frame)
             return
-        if direction is FrameDirection.DOWNSTREAM and isinstance(frame, URLImageRawFrame):
-            self._bot.arrived(frame)
-        elif direction is FrameDirection.UPSTREAM and isinstance(frame, ErrorFrame):
+        wanted = URLImageRawFrame if direction is FrameDirection.DOWNSTREAM else ErrorFrame
+        if isinstance(frame, (URLImageRawFrame, ErrorFrame)) and isinstance(frame, wanted):
             self._bot.arrived(frame)
         await self.push_frame(frame, direction)
 
@@ -199,6 +198,11 @@ class Bot:
     async def interrupt(self) -> None:
         """What the user speaking does: an ``InterruptionFrame`` through the pipeline."""
         await self._task.queue_frame(InterruptionFrame())
+
+
+def shares(total: int, parts: int) -> list[int]:
+    """``total`` split over ``parts`` as evenly as whole numbers allow (work per pipeline)."""
+    return [total // parts + (index < total % parts) for index in range(parts)]
 
 
 def running_tasks() -> set[asyncio.Task[Any]]:

@@ -82,8 +82,10 @@ _HARNESS = str(Path(__file__).parent)
 
 
 def rendered_chain(error: BaseException) -> str:
-    """``error`` as an error tracker shows it: every chained cause and context, with the
-    repr of every local variable of every traceback frame.
+    """``error`` as an error tracker shows it: whole chain, every frame's local variables.
+
+    Every chained cause and context is rendered, with the repr of every local
+    variable of every traceback frame.
 
     The frames of the suite itself, where the error was caught, are left out:
     they hold the token because the suite passed it in, as an app's would.
@@ -111,7 +113,7 @@ def rendered_chain(error: BaseException) -> str:
 def _safe_repr(value: object) -> str:
     try:
         return repr(value)
-    except Exception as exc:  # noqa: BLE001 - shown, never raised
+    except Exception as exc:
         return f"<repr raised {type(exc).__name__}>"
 
 

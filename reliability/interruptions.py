@@ -20,7 +20,7 @@ import aiohttp
 
 from imagegen_testing.emulator import Latency, PredictionRecord, ReplicateEmulator, Status
 from reliability import subjects
-from reliability.bots import Bot
+from reliability.bots import Bot, shares
 from reliability.figures import Figure, percentile
 
 __all__ = ["MOMENTS", "InterruptionPlan", "Moment", "run_interruptions"]
@@ -53,7 +53,10 @@ MOMENTS = (
     Moment("during the create request", Latency(predict=1.5), None, (0.05, 1.0)),
     Moment("while polling", Latency(predict=1.5), 0.0, (0.05, 1.0)),
     Moment(
-        "during a download", Latency(predict=0.0, download=2.0), None, (0.05, 1.0),
+        "during a download",
+        Latency(predict=0.0, download=2.0),
+        None,
+        (0.05, 1.0),
         after_outputs=True,
     ),
     Moment("at pipeline end (hang-up)", Latency(predict=1.5), 0.0, (0.05, 1.0), hang_up=True),
@@ -136,7 +139,11 @@ async def _interrupt_once(
 
 
 async def _one_pipeline(
-    emu: ReplicateEmulator, moment: Moment, index: int, count: int, rng: random.Random,
+    emu: ReplicateEmulator,
+    moment: Moment,
+    index: int,
+    count: int,
+    rng: random.Random,
     tally: _Tally,
 ) -> None:
     async with aiohttp.ClientSession() as session:
@@ -145,7 +152,9 @@ async def _one_pipeline(
                 bot = Bot(subjects.replicate_service(emu, session))
                 async with bot:
                     prompt = f"hang-up {index}-{number}"
-                    await _interrupt_once(emu, bot, moment, prompt, rng.uniform(*moment.delay), tally)
+                    await _interrupt_once(
+                        emu, bot, moment, prompt, rng.uniform(*moment.delay), tally
+                    )
             return
         async with Bot(subjects.replicate_service(emu, session)) as bot:
             for number in range(count):
@@ -165,11 +174,14 @@ async def run_interruptions(plan: InterruptionPlan = InterruptionPlan()) -> list
         for moment in MOMENTS:
             emu.latency, emu.max_sync_wait = moment.latency, moment.max_sync_wait
             tally = tallies[moment.name] = _Tally()
-            shares = [plan.per_moment // plan.pipelines + (i < plan.per_moment % plan.pipelines)
-                      for i in range(plan.pipelines)]
+            seeds = [rng.random() for _ in range(plan.pipelines)]
+            work = shares(plan.per_moment, plan.pipelines)
             await asyncio.gather(
-                *(_one_pipeline(emu, moment, i, share, random.Random(rng.random()), tally)
-                  for i, share in enumerate(shares) if share)
+                *(
+                    _one_pipeline(emu, moment, i, share, random.Random(seed), tally)  # noqa: S311
+                    for i, (share, seed) in enumerate(zip(work, seeds, strict=True))
+                    if share
+                )
             )
         cancels = emu.counters.cancels_received - cancels_before
     return _figures(tallies, cancels)
@@ -182,18 +194,19 @@ def _figures(tallies: dict[str, _Tally], cancels: int) -> list[Figure]:
     everything = list(tallies.values())
     rows = [figure(f"interruptions {name}", t.interruptions) for name, t in tallies.items()]
     rows += [
-        figure("predictions running at an interruption",
-               sum(t.running_at_interruption for t in everything)),
+        figure(
+            "predictions running at an interruption",
+            sum(t.running_at_interruption for t in everything),
+        ),
         figure("cancels received by the emulator", cancels),
     ]
-    rows += [
-        figure(f"ran on, billed: {name}", t.ran_on, expected=0) for name, t in tallies.items()
-    ]
+    rows += [figure(f"ran on, billed: {name}", t.ran_on, expected=0) for name, t in tallies.items()]
     idle = sorted(time for t in everything for time in t.idle_times)
     rows += [
         figure("time to idle p99", round(1000 * percentile(idle, 0.99)), "ms"),
-        figure("outcomes of interrupted prompts", sum(t.stale_outcomes for t in everything),
-               expected=0),
+        figure(
+            "outcomes of interrupted prompts", sum(t.stale_outcomes for t in everything), expected=0
+        ),
         figure("next prompt failed", sum(t.next_failed for t in everything), expected=0),
     ]
     return rows

@@ -11,10 +11,8 @@ naming the broken one.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib
-import io
 import os
 import sys
 import tempfile
@@ -25,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imagegen_core import ImageRequest
-from imagegen_core.cli import main as cli_main
 from imagegen_core.plugins import (
     ENTRY_POINT_GROUP,
     ENV_LOAD_PLUGINS,
@@ -35,6 +32,7 @@ from imagegen_core.plugins import (
     reset_plugin_cache,
 )
 from reliability.figures import Figure
+from reliability.subjects import run_cli
 
 __all__ = ["BROKEN_KINDS", "BrokenKind", "run_plugins"]
 
@@ -79,25 +77,41 @@ BROKEN_KINDS = (
     BrokenKind("imports a missing dependency", "import imagegen_no_such_dependency\n"),
     BrokenKind("entry point to a missing module", None, "imagegen_no_such_plugin_module"),
     BrokenKind("entry point to a missing attribute", GOOD, "{module}:no_such_attribute"),
-    BrokenKind("hook raises", _HOOK + "def imagegen_register_backends(register):\n"
-               "    raise ValueError('hook exploded')\n"),
-    BrokenKind("misspelt hook argument", _HOOK + "def imagegen_register_backends(registr):\n"
-               "    pass\n"),
-    BrokenKind("misspelt hook name", _HOOK + "def imagegen_register_backend(register):\n"
-               "    pass\n"),
-    BrokenKind("registers nothing", _HOOK + "def imagegen_register_backends(register):\n"
-               "    pass\n"),
-    BrokenKind("another project's hook marker", "import pluggy\n"
-               "hookimpl = pluggy.HookimplMarker('llm')\n\n@hookimpl\n"
-               "def imagegen_register_backends(register):\n    pass\n"),
-    BrokenKind("registers a non-backend", _HOOK + "def imagegen_register_backends(register):\n"
-               "    register(object)\n"),
-    BrokenKind("registers an abstract backend", "from imagegen_core import ImageBackend, "
-               "BackendSettings, hookimpl\n\nclass Half(ImageBackend):\n    name = '{name}'\n"
-               "    settings_model = BackendSettings\n\n@hookimpl\n"
-               "def imagegen_register_backends(register):\n    register(Half)\n"),
-    BrokenKind("registers two backends", GOOD.replace(
-        "    register(Backend)", "    register(Backend)\n    register(Backend)")),
+    BrokenKind(
+        "hook raises",
+        _HOOK + "def imagegen_register_backends(register):\n"
+        "    raise ValueError('hook exploded')\n",
+    ),
+    BrokenKind(
+        "misspelt hook argument", _HOOK + "def imagegen_register_backends(registr):\n    pass\n"
+    ),
+    BrokenKind(
+        "misspelt hook name", _HOOK + "def imagegen_register_backend(register):\n    pass\n"
+    ),
+    BrokenKind(
+        "registers nothing", _HOOK + "def imagegen_register_backends(register):\n    pass\n"
+    ),
+    BrokenKind(
+        "another project's hook marker",
+        "import pluggy\n"
+        "hookimpl = pluggy.HookimplMarker('llm')\n\n@hookimpl\n"
+        "def imagegen_register_backends(register):\n    pass\n",
+    ),
+    BrokenKind(
+        "registers a non-backend",
+        _HOOK + "def imagegen_register_backends(register):\n    register(object)\n",
+    ),
+    BrokenKind(
+        "registers an abstract backend",
+        "from imagegen_core import ImageBackend, "
+        "BackendSettings, hookimpl\n\nclass Half(ImageBackend):\n    name = '{name}'\n"
+        "    settings_model = BackendSettings\n\n@hookimpl\n"
+        "def imagegen_register_backends(register):\n    register(Half)\n",
+    ),
+    BrokenKind(
+        "registers two backends",
+        GOOD.replace("    register(Backend)", "    register(Backend)\n    register(Backend)"),
+    ),
 )
 """Every kind of broken plugin the section installs."""
 
@@ -113,7 +127,9 @@ class _Site:
     def install(self, name: str, source: str | None, entry_point: str | None = None) -> None:
         module = f"imagegen_reliability_{self._tag}_{len(self.modules)}"
         if source is not None:
-            (self.folder / f"{module}.py").write_text(textwrap.dedent(source).replace("{name}", name))
+            (self.folder / f"{module}.py").write_text(
+                textwrap.dedent(source).replace("{name}", name)
+            )
             self.modules.append(module)
         value = (entry_point or module).replace("{module}", module)
         dist_info = self.folder / f"imagegen_reliability_{name.replace('-', '_')}-1.0.dist-info"
@@ -163,11 +179,11 @@ async def _check(kind: BrokenKind, check: _Check) -> None:
     with _installed(kind):
         try:
             infos = {info.name: info for info in available_backends()}
-        except BaseException:  # noqa: BLE001 - a listing that dies is the finding
+        except BaseException:
             check.crashed += 1
             return
         broken = infos.get("broken")
-        if broken is None or broken.error is None or broken.loaded and not broken.warnings:
+        if broken is None or broken.error is None or (broken.loaded and not broken.warnings):
             check.not_reported += 1
         good = infos.get("good")
         try:
@@ -175,7 +191,7 @@ async def _check(kind: BrokenKind, check: _Check) -> None:
             async with backend:
                 images = await backend.generate(ImageRequest(prompt="x")).collect()
             usable = good is not None and good.loaded and len(images) == 1
-        except Exception:  # noqa: BLE001 - counted
+        except Exception:
             usable = False
         check.good_unusable += not usable
         try:
@@ -183,17 +199,10 @@ async def _check(kind: BrokenKind, check: _Check) -> None:
             check.strict_accepted += 1
         except PluginError as error:
             check.strict_accepted += "broken" not in error.message
-        listed = await _cli("backends")
-        strict = await _cli("backends", "--strict")
+        listed = await run_cli(["backends"])
+        strict = await run_cli(["backends", "--strict"])
         check.cli_wrong += not (listed[0] == 0 and "broken" in listed[1] and "good" in listed[1])
         check.cli_wrong += not (strict[0] == 1 and "broken" in strict[1])
-
-
-async def _cli(*argv: str) -> tuple[int, str]:
-    output = io.StringIO()
-    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-        status = await asyncio.to_thread(cli_main, list(argv))
-    return status, output.getvalue()
 
 
 async def run_plugins() -> list[Figure]:

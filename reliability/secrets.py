@@ -12,16 +12,12 @@ frame, the reprs of every service and backend, every file the CLI wrote, and
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import io
 import os
 import tempfile
 from pathlib import Path
 
 import aiohttp
 
-from imagegen_core.cli import main as cli_main
 from imagegen_testing.emulator import Fault, Route
 from reliability import evidence, subjects
 from reliability.bots import Bot
@@ -56,20 +52,10 @@ async def run_echo_scenario() -> None:
             for faults in ([], [Fault.http_error(422, detail=ECHO)]):
                 for fault in faults:
                     emu.script(fault)
-                await _cli(emu.base_url, Path(folder))
+                argv = subjects.cli_generate(emu.base_url, "an echoed token", Path(folder))
+                _, output = await subjects.run_cli(["-vv", *argv])
+                evidence.keep_log(output)
             evidence.keep_files(Path(folder))
-
-
-async def _cli(base_url: str, out: Path) -> None:
-    argv = [
-        "-vv", "generate", "an echoed token", "--backend", "replicate", "--out", str(out),
-        "--set", f"api_token={subjects.CANARY}", "--set", f"base_url={base_url}",
-        "--option", f'megapixels="{subjects.SMALL_IMAGES}"',
-    ]
-    output = io.StringIO()
-    with contextlib.redirect_stderr(output), contextlib.redirect_stdout(output):
-        await asyncio.to_thread(cli_main, argv)
-    evidence.keep_log(output.getvalue())
 
 
 def secret_figures(found: evidence.Collection, secret: str = subjects.CANARY) -> list[Figure]:

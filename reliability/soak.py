@@ -11,6 +11,7 @@ open socket, no prediction still running on the provider.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
 from collections import Counter
@@ -27,7 +28,7 @@ from imagegen_testing.emulator import (
     Route,
 )
 from reliability import subjects
-from reliability.bots import Bot, Outcome, open_sockets, running_tasks
+from reliability.bots import Bot, Outcome, open_sockets, running_tasks, shares
 from reliability.figures import Figure, percentile
 from reliability.outcomes import error_kind
 
@@ -112,7 +113,9 @@ async def _settle(baseline_tasks: int, baseline_sockets: int | None) -> tuple[in
         gc.collect()
         tasks = len(running_tasks()) - baseline_tasks
         sockets = open_sockets()
-        extra_sockets = 0 if sockets is None or baseline_sockets is None else sockets - baseline_sockets
+        extra_sockets = (
+            0 if sockets is None or baseline_sockets is None else sockets - baseline_sockets
+        )
         if (tasks <= 0 and extra_sockets <= 0) or time.monotonic() > deadline:
             return max(0, tasks), max(0, extra_sockets)
         await asyncio.sleep(0.05)
@@ -125,24 +128,24 @@ async def run_soak(plan: SoakPlan = SoakPlan()) -> list[Figure]:
             emu.faults.add_rate(fault, rate=rate)
         baseline_tasks = len(running_tasks())
         baseline_sockets = open_sockets()
-        shares = [plan.prompts // plan.pipelines + (i < plan.prompts % plan.pipelines)
-                  for i in range(plan.pipelines)]
         started = time.monotonic()
         results = await asyncio.gather(
-            *(_one_pipeline(emu, index, share) for index, share in enumerate(shares))
+            *(
+                _one_pipeline(emu, index, share)
+                for index, share in enumerate(shares(plan.prompts, plan.pipelines))
+            )
         )
         elapsed = time.monotonic() - started
         emu.faults.clear()
         leaked_tasks, leaked_sockets = await _settle(baseline_tasks, baseline_sockets)
-        try:
+        with contextlib.suppress(AssertionError, TimeoutError):  # counted below
             await emu.wait_idle(within=SETTLE_TIMEOUT)
-        except (AssertionError, TimeoutError):
-            pass  # counted below
         still_running = emu.counters.predictions_running
         counters = emu.counters
         outcomes = [outcome for result in results for outcome in result]
-        return _figures(plan, outcomes, counters, elapsed, leaked_tasks, leaked_sockets,
-                        still_running)
+        return _figures(
+            plan, outcomes, counters, elapsed, leaked_tasks, leaked_sockets, still_running
+        )
 
 
 def _figures(

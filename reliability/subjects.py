@@ -9,14 +9,27 @@ so a run of thousands of prompts takes minutes, not hours.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from imagegen_core.cli import main as cli_main
 from imagegen_replicate import ReplicateImageGenService
 from imagegen_testing.emulator import ReplicateEmulator
 
-__all__ = ["CANARY", "FAST_BACKEND", "emulator", "replicate_service"]
+__all__ = [
+    "CANARY",
+    "FAST_BACKEND",
+    "SMALL_IMAGES",
+    "cli_generate",
+    "emulator",
+    "replicate_service",
+    "run_cli",
+]
 
 CANARY = "r8_CanaryReliabilityToken0123456789ab"
 """The API token of every run: it must never appear anywhere the suite can look."""
@@ -76,3 +89,25 @@ def replicate_service(
         backend_settings={**FAST_BACKEND, **(backend_settings or {})},
         **options,
     )
+
+
+def cli_generate(base_url: str, prompt: str, out: Path, *extra: str) -> list[str]:
+    """``imagegen generate`` arguments for the Replicate backend on the emulator, fast settings."""
+    argv = ["generate", prompt, "--backend", "replicate", "--out", str(out)]
+    settings = {"api_token": CANARY, "base_url": base_url, "poll_interval": 0.02, **FAST_BACKEND}
+    for name, value in settings.items():
+        argv += ["--set", f"{name}={value}"]
+    # A JSON string: the flag reads its value as JSON, and megapixels is text.
+    return [*argv, "--option", f'megapixels="{SMALL_IMAGES}"', *extra]
+
+
+async def run_cli(argv: list[str]) -> tuple[int, str]:
+    """Run the ``imagegen`` command in a worker thread; return its status and its output.
+
+    In-process, so a run of dozens of commands does not pay an interpreter
+    start each; one at a time, since stdout and stderr are redirected.
+    """
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+        status = await asyncio.to_thread(cli_main, argv)
+    return status, output.getvalue()
