@@ -325,6 +325,10 @@ def quickstart(session: nox.Session) -> None:
     session.log(f"quickstart wrote {len(written)} file(s): {', '.join(p.name for p in written)}")
 
 
+OLD_REPLICATE_PLUGIN = ("pipecat-ai==0.0.108", "pipecat-replicate==0.1.0")
+"""The seed plugin the benchmarks compare against, on the last Pipecat it imports on."""
+
+
 @nox.session(python=PYTHON, default=False)
 def reliability(session: nox.Session) -> None:
     """The reliability suite at full size against the emulators; prints one table of figures.
@@ -342,7 +346,20 @@ def reliability(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Benchmarks; each prints ratios against a baseline measured in the same run."""
-    sync(session, "dev")
+    """Benchmarks; each prints ratios against a baseline measured in the same run.
+
+    The old pipecat-replicate plugin cannot share this environment (it needs
+    Pipecat 0.0.108), so it gets a virtualenv of its own under the session's
+    folder, and benchmarks/suite.py runs its half of the figures there.
+    """
+    sync(session, "dev", "bench")
+    old = Path(session.virtualenv.location) / "old-pipecat-replicate"
+    session.run_install("uv", "venv", "--quiet", "--allow-existing", "-p", PYTHON, str(old))
+    old_python = old / "bin" / "python"
+    session.run_install(
+        "uv", "pip", "install", "--quiet", "--python", str(old_python), *OLD_REPLICATE_PLUGIN
+    )
     for script in sorted((ROOT / "benchmarks").glob("*.py")):
-        session.run("python", str(script.relative_to(ROOT)), *session.posargs)
+        extra = ["--old-python", str(old_python)] if script.name == "suite.py" else []
+        args = [*extra, *session.posargs] if script.name == "suite.py" else []
+        session.run("python", str(script.relative_to(ROOT)), *args)
