@@ -7,8 +7,8 @@ bot needs, down to RGB pixels:
   through ``run_image_gen`` as Pipecat's ``ImageGenService`` drives it (the
   frames a pipeline would push, without the pipeline's own queues, which cost
   the same whatever service sits in them);
-* :class:`BackendClient`: the bare ``ReplicateBackend`` plus
-  :func:`imagegen_core.pixels.decode_image` in a thread;
+* :class:`BackendClient`: the bare ``ReplicateBackend`` plus the core's
+  public ``download`` and ``decode_off_loop``, as an app without Pipecat would;
 * :class:`OfficialClient`: Replicate's ``replicate`` package (httpx),
   ``async_run`` then ``FileOutput.aread``, decoded in a thread. It is imported
   through :mod:`importlib` so that type-checking the benchmarks needs no stubs
@@ -28,7 +28,7 @@ from pipecat.frames.frames import ErrorFrame, URLImageRawFrame
 from _bench.minimal import decode_rgb
 from imagegen_core import GeneratedImage, ImageRequest
 from imagegen_core.http import download
-from imagegen_core.pixels import DecodedImage, decode_image
+from imagegen_core.pixels import DecodedImage, decode_off_loop
 from imagegen_replicate import ReplicateBackend, ReplicateImageGenService
 from imagegen_replicate.pipecat_service import ReplicateImageGenSettings
 
@@ -104,7 +104,7 @@ class BackendClient:
         if data is None:
             assert image.url is not None
             data = (await download(self._session, image.url)).data
-        return await asyncio.to_thread(decode_image, data)
+        return await decode_off_loop(data)
 
     async def aclose(self) -> None:
         """Release the backend."""

@@ -150,3 +150,33 @@ def test_repr_does_not_dump_pixels() -> None:
     decoded = decode_image(encode(Image.new("RGB", (8, 8), (65, 65, 65))))
     assert "AAA" not in repr(decoded)
     assert "192 bytes" in repr(decoded)
+
+
+async def test_decode_off_loop_decodes_one_image_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several decode threads would queue the event loop behind all of them for the GIL."""
+    import asyncio
+    import threading
+    import time
+
+    from imagegen_core import _decoding as decoding
+    from imagegen_core.pixels import decode_off_loop
+
+    real_decode = decoding.decode_image
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def slow_decode(*args: object, **kwargs: object) -> decoding.DecodedImage:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.01)
+        with lock:
+            running -= 1
+        return real_decode(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(decoding, "decode_image", slow_decode)
+    data = encode(Image.new("RGB", (3, 2), (9, 8, 7)))
+    decoded = await asyncio.gather(*(decode_off_loop(data) for _ in range(6)))
+    assert [(d.size.width, d.size.height) for d in decoded] == [(3, 2)] * 6
+    assert most == 1

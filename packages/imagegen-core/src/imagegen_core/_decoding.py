@@ -8,14 +8,23 @@ more pixels than :data:`DEFAULT_MAX_PIXELS` (or the caller's limit) is refused
 signals become ordinary :class:`~imagegen_core.ImageGenError` exceptions
 instead of crashing the caller.
 
-Decoding is CPU-bound and synchronous on purpose: callers on an event loop run
-:func:`decode_image` in a worker thread (``asyncio.to_thread``).
+Decoding is CPU-bound and synchronous on purpose; callers on an event loop
+await :func:`decode_off_loop`, which runs it in the process's one decode
+thread. One, not a thread per image: Pillow holds the GIL for stretches of
+every decode, and with several decode threads the loop thread queues behind
+all of them for the GIL, so a real-time loop (audio every 20 ms) stalls for
+tens of milliseconds while images decode. One worker gives the loop the GIL
+back within a switch interval. docs/performance.md has the measured options
+(unbounded threads, one and two threads, a process pool) against each other.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from types import MappingProxyType
 
 from PIL import Image, UnidentifiedImageError
@@ -30,7 +39,12 @@ __all__ = [
     "DecodedImage",
     "channels_of",
     "decode_image",
+    "decode_off_loop",
 ]
+
+_DECODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imagegen-decode")
+"""Every image the process decodes off its event loops, one at a time (see the
+module's docstring). Its thread starts on the first decode, not at import."""
 
 PIXEL_MODES: MappingProxyType[str, int] = MappingProxyType({"RGB": 3, "RGBA": 4, "L": 1})
 """PIL modes an image can be decoded to, with their bytes per pixel."""
@@ -148,6 +162,23 @@ def decode_image(
             kind=ErrorKind.UNKNOWN,
         )
     return DecodedImage(pixels, ImageSize(width, height), mode, source_format)
+
+
+async def decode_off_loop(
+    data: bytes,
+    *,
+    mode: str = "RGB",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    background: tuple[int, int, int] = DEFAULT_BACKGROUND,
+) -> DecodedImage:
+    """:func:`decode_image` in the process's decode thread, one image at a time.
+
+    Decodes queue in the order they are asked for; one cancelled before its
+    turn never runs. Arguments and errors are those of :func:`decode_image`.
+    """
+    loop = asyncio.get_running_loop()
+    job = partial(decode_image, data, mode=mode, max_pixels=max_pixels, background=background)
+    return await loop.run_in_executor(_DECODER, job)
 
 
 def _check_pixel_count(width: int, height: int, max_pixels: int) -> None:

@@ -6,8 +6,9 @@ the consumer's job, and it is done defensively: the body is capped in bytes
 (checked against ``Content-Length`` first, then while streaming, so a lying or
 missing header cannot get past it, nor can a gzip bomb since aiohttp inflates
 before we count), every phase has a timeout, and transient failures are
-retried a few times with tenacity, because by now the image has been paid
-for and losing it to one dropped connection would be a waste.
+retried a few times with tenacity (brought in only after a first failure:
+:func:`~imagegen_core.http.call_with_retries`), because by now the image has
+been paid for and losing it to one dropped connection would be a waste.
 
 Signed URLs carry credentials in their query string, so messages only ever
 name a URL by scheme, host and path (:func:`describe_url`).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -25,6 +27,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from imagegen_core._errors import ErrorKind, ImageGenError
 from imagegen_core._http_limits import read_capped, retry_after_seconds
 from imagegen_core._redaction import redact
+from imagegen_core._retries import call_with_retries
 
 __all__ = [
     "DEFAULT_DOWNLOAD_ATTEMPTS",
@@ -111,16 +114,20 @@ async def download(
         raise ValueError("max_bytes must be positive")
     if attempts < 1:
         raise ValueError("attempts must be at least 1")
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(attempts),
-        wait=_Backoff(backoff),
-        retry=retry_if_exception(_is_retryable),
-        reraise=True,
+
+    def retrying(_spent: float) -> AsyncRetrying:
+        return AsyncRetrying(
+            stop=stop_after_attempt(attempts),
+            wait=_Backoff(backoff),
+            retry=retry_if_exception(_is_retryable),
+            reraise=True,
+        )
+
+    return await call_with_retries(
+        partial(_fetch_once, session, url, max_bytes=max_bytes, client_timeout=client_timeout),
+        should_retry=lambda exc: attempts > 1 and _is_retryable(exc),
+        retrying=retrying,
     )
-    result: Download = await retrying(
-        _fetch_once, session, url, max_bytes=max_bytes, client_timeout=client_timeout
-    )
-    return result
 
 
 class _Backoff:

@@ -57,9 +57,14 @@ async def read_capped(
 ) -> bytes:
     """Read a response body, refusing it once it is known to exceed ``max_bytes``.
 
-    A ``Content-Length`` over the cap is refused before reading anything;
-    otherwise the body is read in chunks and refused as soon as it passes the
-    cap, so a runaway or hostile response cannot exhaust memory.
+    A ``Content-Length`` over the cap is refused before reading anything.
+    A body that announced a length within the cap (the common case: an API
+    reply, an image file) is read in one call, ``response.content.read(n)``
+    for at most one byte more than the cap, so a server whose body runs on
+    past its header still cannot get more than that into memory. Otherwise
+    (no length, or a compressed body, whose inflated size the header does not
+    give) it is read in chunks and refused as soon as it passes the cap, so a
+    runaway or hostile response cannot exhaust memory.
 
     Args:
         response: The response whose body to read.
@@ -70,9 +75,34 @@ async def read_capped(
     declared = response.content_length
     if declared is not None and declared > max_bytes:
         raise too_large(f"{declared:,} bytes announced")
-    body = bytearray()
-    async for chunk in response.content.iter_chunked(BODY_CHUNK_BYTES):
-        body.extend(chunk)
-        if len(body) > max_bytes:
-            raise too_large("the body kept going")
-    return bytes(body)
+    if declared is not None and "Content-Encoding" not in response.headers:
+        # One read instead of a loop of 64 KiB chunks copied into a bytearray:
+        # half the event-loop time for the same bytes (benchmarks/suite.py).
+        body = await _read_at_most(response, max_bytes + 1)
+    else:
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(BODY_CHUNK_BYTES):
+            parts.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:
+                raise too_large("the body kept going")
+        body = b"".join(parts)
+    if len(body) > max_bytes:
+        raise too_large("the body kept going")
+    return body
+
+
+async def _read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """Read until the body ends or ``limit`` bytes are in, whichever comes first."""
+    parts: list[bytes] = []
+    size = 0
+    while size < limit:
+        # read(n) returns what is buffered (up to n) as soon as there is any,
+        # without copying through a bytearray; b"" at the end of the body.
+        chunk = await response.content.read(limit - size)
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)

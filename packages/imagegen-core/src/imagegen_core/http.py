@@ -11,6 +11,8 @@ chores that decide whether a provider's reply is safe to take in:
   soon as it is known to be too long;
 - :func:`retry_after_seconds`: the seconds a ``Retry-After`` header asks for,
   in either of its forms;
+- :func:`call_with_retries`: a tenacity retry policy that costs nothing
+  until the first attempt fails;
 - :class:`SessionOwner`: the caller's aiohttp session, or one made on first
   use and closed by its maker.
 
@@ -28,6 +30,7 @@ from imagegen_core._downloads import (
     download,
 )
 from imagegen_core._http_limits import BODY_CHUNK_BYTES, read_capped, retry_after_seconds
+from imagegen_core._retries import call_with_retries
 from imagegen_core._session import SessionOwner
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "DEFAULT_MAX_DOWNLOAD_BYTES",
     "Download",
     "SessionOwner",
+    "call_with_retries",
     "describe_url",
     "download",
     "read_capped",

@@ -186,19 +186,22 @@ async def test_pixels_are_decoded_off_the_event_loop(monkeypatch: pytest.MonkeyP
     from imagegen_core import _decoding as decoding
 
     loop_thread = threading.get_ident()
-    decoded_in: list[int] = []
+    decoded_in: list[threading.Thread] = []
+    real_decode = decoding.decode_image
 
     def recording_decode(*args: Any, **kwargs: Any) -> decoding.DecodedImage:
-        decoded_in.append(threading.get_ident())
-        return decoding.decode_image(*args, **kwargs)
+        decoded_in.append(threading.current_thread())
+        return real_decode(*args, **kwargs)
 
-    monkeypatch.setattr("imagegen_core.pipecat._service.decode_image", recording_decode)
+    monkeypatch.setattr(decoding, "decode_image", recording_decode)
     backend = ScriptedBackend([png((2, 2), (1, 2, 3)), png((2, 2), (4, 5, 6))])
     service = BackendImageGenService(backend=backend, settings=Settings(num_images=2))
     down, _ = await run(service, [TextFrame("two")])
     assert len(images(down)) == 2
     assert len(decoded_in) == 2
-    assert loop_thread not in decoded_in
+    assert loop_thread not in {thread.ident for thread in decoded_in}
+    # In the one decode thread the whole process shares (see _decoding).
+    assert {thread.name.split("_")[0] for thread in decoded_in} == {"imagegen-decode"}
 
 
 async def test_several_images_arrive_in_completion_order(image_server: ImageServer) -> None:

@@ -47,7 +47,7 @@ from tenacity import (
 )
 
 from imagegen_core import ErrorKind, ImageGenError
-from imagegen_core.http import read_capped
+from imagegen_core.http import call_with_retries, read_capped
 from imagegen_openai._problems import error_for_api_error, error_for_status
 from imagegen_openai._settings import OpenAISettings
 from imagegen_openai._sse import EventTooLarge, iter_events
@@ -195,26 +195,29 @@ class OpenAITransport:
             total=None, sock_connect=settings.connect_timeout, sock_read=settings.read_timeout
         )
         url = self.url(path)
+
+        async def once() -> aiohttp.ClientResponse:
+            # The headers are built in the call rather than kept in a
+            # variable: this frame is in every error's traceback.
+            response = await self._session.post(
+                url,
+                data=body.data,
+                headers=self._headers(body.content_type, accept),
+                timeout=timeout,
+            )
+            self.request_id = response.headers.get("x-request-id")
+            if response.status >= 400:
+                try:
+                    raw = await self._read(response, action)
+                finally:
+                    response.close()
+                raise self._status_error(response, raw, action)
+            return response
+
         try:
-            async for attempt in self._retrying():
-                with attempt:
-                    # The headers are built in the call rather than kept in a
-                    # variable: this frame is in every error's traceback.
-                    response = await self._session.post(
-                        url,
-                        data=body.data,
-                        headers=self._headers(body.content_type, accept),
-                        timeout=timeout,
-                    )
-                    self.request_id = response.headers.get("x-request-id")
-                    if response.status >= 400:
-                        try:
-                            raw = await self._read(response, action)
-                        finally:
-                            response.close()
-                        raise self._status_error(response, raw, action)
-                    return response
-            raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
+            return await call_with_retries(
+                once, should_retry=self._should_retry, retrying=self._retrying
+            )
         except (aiohttp.ClientError, TimeoutError) as exc:
             failure = self._transport_error(exc, action, sent=not _not_sent(exc))
         # Raised outside the handler so aiohttp's exception is not its context.
@@ -266,7 +269,8 @@ class OpenAITransport:
             error = error.copy_with(message=error.message + _DOUBLE_BILL_NOTE, retryable=False)
         return error
 
-    def _retrying(self) -> AsyncRetrying:
+    def _retrying(self, _spent: float) -> AsyncRetrying:
+        """The retry policy, once a first attempt has failed (bounded in attempts only)."""
         return AsyncRetrying(
             stop=stop_after_attempt(self._settings.max_attempts),
             wait=self._wait,

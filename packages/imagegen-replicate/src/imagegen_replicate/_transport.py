@@ -15,7 +15,8 @@ Which failures are retried, and why:
   request could start (and bill) a second one. Those failures are raised at
   once as ``retryable=False`` errors whose message says so.
 
-Retries back off exponentially with jitter (tenacity), bounded both by the
+Retries back off exponentially with jitter (tenacity, brought in only once a
+first attempt has failed: :func:`imagegen_core.http.call_with_retries`), bounded both by the
 number of attempts and by the time spent, so a stuck endpoint costs at most
 ``max_retry_time``. A ``Retry-After`` (header, or the wait the body names) is
 a floor: the wait is the longer of it, with up to 10% added, and the jittered
@@ -38,6 +39,7 @@ import json
 import logging
 import random
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Annotated, Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
@@ -55,7 +57,7 @@ from tenacity import (
 )
 
 from imagegen_core import ErrorKind, ImageGenError, redact
-from imagegen_core.http import download, read_capped
+from imagegen_core.http import call_with_retries, download, read_capped
 from imagegen_replicate._models import ModelRef
 from imagegen_replicate._problems import error_for_status
 from imagegen_replicate._schema import ModelSchema, schema_from_reply
@@ -349,35 +351,38 @@ class ReplicateTransport:
     ) -> _Answer:
         data = json.dumps(body).encode() if body is not None else None
         client_timeout = aiohttp.ClientTimeout(total=timeout)
+
+        async def once() -> _Answer:
+            # The headers are built in the call rather than kept in a
+            # variable: this frame is in the traceback of every error raised
+            # here, and must not hold the token.
+            async with self._session.request(
+                method,
+                url,
+                # A form is built for each attempt: aiohttp consumes it.
+                data=form() if form is not None else data,
+                headers=self._headers(headers),
+                timeout=client_timeout,
+            ) as response:
+                raw = await _read_capped(response, MAX_REPLY_BYTES, "the API reply")
+                if response.status >= 400:
+                    text = raw.decode("utf-8", "replace")
+                    error = error_for_status(response.status, response.headers, text, action=action)
+                    if (
+                        not idempotent
+                        and error.kind is not ErrorKind.RATE_LIMIT
+                        and (response.status >= 500 or response.status == 408)
+                    ):
+                        error = _not_retryable(error, _DOUBLE_BILL_NOTE)
+                    raise error
+                return _Answer(response.status, raw)
+
         try:
-            async for attempt in self._retrying(idempotent=idempotent, abandon=abandon):
-                with attempt:
-                    # The headers are built in the call rather than kept in a
-                    # variable: this frame is in the traceback of every error
-                    # raised here, and must not hold the token.
-                    async with self._session.request(
-                        method,
-                        url,
-                        # A form is built for each attempt: aiohttp consumes it.
-                        data=form() if form is not None else data,
-                        headers=self._headers(headers),
-                        timeout=client_timeout,
-                    ) as response:
-                        raw = await _read_capped(response, MAX_REPLY_BYTES, "the API reply")
-                        if response.status >= 400:
-                            text = raw.decode("utf-8", "replace")
-                            error = error_for_status(
-                                response.status, response.headers, text, action=action
-                            )
-                            if (
-                                not idempotent
-                                and error.kind is not ErrorKind.RATE_LIMIT
-                                and (response.status >= 500 or response.status == 408)
-                            ):
-                                error = _not_retryable(error, _DOUBLE_BILL_NOTE)
-                            raise error
-                        return _Answer(response.status, raw)
-            raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
+            return await call_with_retries(
+                once,
+                should_retry=partial(_should_retry, idempotent=idempotent),
+                retrying=partial(self._retrying, idempotent=idempotent, abandon=abandon),
+            )
         except (aiohttp.ClientError, TimeoutError) as exc:
             failure = self._transport_error(exc, action, idempotent=idempotent)
         # Raised outside the handler so that aiohttp's exception, whose frames
@@ -392,10 +397,13 @@ class ReplicateTransport:
             **(extra or {}),
         }
 
-    def _retrying(self, *, idempotent: bool, abandon: asyncio.Event | None) -> AsyncRetrying:
+    def _retrying(
+        self, spent: float, *, idempotent: bool, abandon: asyncio.Event | None
+    ) -> AsyncRetrying:
+        """The retry policy, once the first attempt (which took ``spent`` s) has failed."""
         settings = self._settings
         stop = stop_after_attempt(settings.max_attempts) | stop_before_delay(
-            settings.max_retry_time
+            max(0.0, settings.max_retry_time - spent)
         )
         if abandon is not None:
             stop = stop | stop_when_event_set(abandon)  # type: ignore[arg-type]

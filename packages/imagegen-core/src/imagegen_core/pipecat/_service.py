@@ -58,7 +58,12 @@ from pipecat.services.settings import ServiceSettings
 from pydantic import ValidationError
 
 from imagegen_core._backend import BackendSettings, Generation, ImageBackend
-from imagegen_core._decoding import DEFAULT_MAX_PIXELS, DecodedImage, channels_of, decode_image
+from imagegen_core._decoding import (
+    DEFAULT_MAX_PIXELS,
+    DecodedImage,
+    channels_of,
+    decode_off_loop,
+)
 from imagegen_core._downloads import (
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_DOWNLOAD_BYTES,
@@ -442,9 +447,7 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
                 client_timeout=self._download_timeout,
             )
             data = fetched.data
-        return await asyncio.to_thread(
-            decode_image, data, mode=self._pixel_mode, max_pixels=self._max_pixels
-        )
+        return await decode_off_loop(data, mode=self._pixel_mode, max_pixels=self._max_pixels)
 
     def _frame(self, event: Rendered[DecodedImage]) -> URLImageRawFrame:
         decoded, image = event.result, event.image
