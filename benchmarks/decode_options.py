@@ -96,7 +96,7 @@ async def run(rounds: int) -> None:
                 results[name].append(await run_with_ticker(options[name], collect=True))
 
     def med(name: str, figure: str) -> float:
-        return statistics.median(getattr(r, figure) for r in results[name])
+        return float(statistics.median(getattr(r, figure) for r in results[name]))
 
     base = "to_thread per image"
     print(
