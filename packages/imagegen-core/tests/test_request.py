@@ -196,6 +196,8 @@ def test_options_are_copied_from_the_caller() -> None:
 
     options["num_inference_steps"] = 50
     options["extra"] = True
+    options["nested"]["a"].append(2)  # nested values are copied too, not shared
+    options["nested"]["b"] = {}
 
     assert request.options == {"num_inference_steps": 4, "nested": {"a": [1, None]}}
 

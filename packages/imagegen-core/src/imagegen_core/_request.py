@@ -100,6 +100,23 @@ class ReadOnlyOptions(dict[str, JsonValue]):
         return ReadOnlyOptions(copy.deepcopy(dict(self), memo))
 
 
+def _copy_json(value: Any) -> Any:
+    """A deep copy of a JSON value, several times faster than :func:`copy.deepcopy`.
+
+    Options are validated as JSON values, so only dicts and lists need
+    copying; strings, numbers, booleans and None are immutable. Anything else
+    (never expected here) falls back to ``deepcopy``. Every request built
+    from Pipecat settings passes through this (benchmarks/suite.py).
+    """
+    if isinstance(value, dict):
+        return {key: _copy_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(item) for item in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return copy.deepcopy(value)
+
+
 def parse_aspect_ratio(value: str) -> tuple[int, int]:
     """Split ``"16:9"`` into ``(16, 9)``.
 
@@ -242,7 +259,7 @@ class ImageRequest(BaseModel):
     def _freeze_options(cls, value: Mapping[str, JsonValue]) -> Mapping[str, JsonValue]:
         # A read-only deep copy: neither the caller mutating its dict later nor
         # a backend writing into the request can change a request in flight.
-        return ReadOnlyOptions(copy.deepcopy(dict(value)))
+        return ReadOnlyOptions(_copy_json(dict(value)))
 
     @model_validator(mode="after")
     def _one_way_to_shape(self) -> Self:

@@ -39,7 +39,7 @@ import json
 import logging
 import random
 from collections.abc import Callable, Mapping
-from functools import partial
+from functools import cached_property, partial
 from typing import Annotated, Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
@@ -55,6 +55,7 @@ from tenacity import (
     wait_exponential,
     wait_random,
 )
+from tenacity.wait import wait_base
 
 from imagegen_core import ErrorKind, ImageGenError, redact
 from imagegen_core.http import call_with_retries, download, read_capped
@@ -142,9 +143,6 @@ class ReplicateTransport:
         self._settings = settings
         self._base_url = base_url
         self._token = token
-        self._backoff = wait_exponential(
-            multiplier=settings.retry_initial_backoff, max=settings.retry_max_backoff
-        ) + wait_random(0, settings.retry_initial_backoff)
 
     def __repr__(self) -> str:
         return f"ReplicateTransport(base_url={self._base_url!r})"
@@ -414,6 +412,15 @@ class ReplicateTransport:
             before_sleep=self._log_retry,
             reraise=True,
         )
+
+    @cached_property
+    def _backoff(self) -> wait_base:
+        # Built on the first retry, not per transport (one per generation):
+        # tenacity's wait objects cost more to make than most requests' retries.
+        settings = self._settings
+        return wait_exponential(
+            multiplier=settings.retry_initial_backoff, max=settings.retry_max_backoff
+        ) + wait_random(0, settings.retry_initial_backoff)
 
     def _wait(self, state: RetryCallState) -> float:
         """Seconds before the next attempt: the jittered backoff, or ``Retry-After`` if longer."""
