@@ -23,7 +23,7 @@ from reliability.bad_input import run_bad_input
 from reliability.figures import Figure, format_table, missed
 from reliability.interruptions import InterruptionPlan, run_interruptions
 from reliability.plugins import run_plugins
-from reliability.secrets import run_echo_scenario, secret_figures
+from reliability.secrets import run_echo_scenario, run_openai_echo_scenario, secret_figures
 from reliability.soak import SoakPlan, run_soak
 
 
@@ -45,6 +45,7 @@ async def _run(soak: SoakPlan, interruptions: InterruptionPlan) -> list[Figure]:
         figures += await run_interruptions(interruptions)
         figures += await run_bad_input()
         await run_echo_scenario()
+        await run_openai_echo_scenario()
         figures += await run_plugins()
     return figures + secret_figures(found)
 

@@ -3,8 +3,9 @@
 Every section runs with :data:`~reliability.subjects.CANARY` as the API
 token. This section adds the scenario that tempts a leak most, a provider
 (or a proxy in front of it) echoing the token back in its error replies,
-then searches what the whole run left behind (:mod:`reliability.evidence`):
-every log record at the most verbose level, every error frame, every
+on the Replicate emulator and on the OpenAI one (through the generic
+``BackendImageGenService``), then searches what the whole run left behind
+(:mod:`reliability.evidence`): every log record at the most verbose level, every error frame, every
 exception with its whole chain and the local variables of each traceback
 frame, the reprs of every service and backend, every file the CLI wrote, and
 ``os.environ``.
@@ -18,12 +19,15 @@ from pathlib import Path
 
 import aiohttp
 
+from imagegen_core.pipecat import BackendImageGenService
+from imagegen_openai import OpenAIBackend
 from imagegen_testing.emulator import Fault, Route
+from imagegen_testing.openai_emulator import OpenAIEmulator, OpenAIFault
 from reliability import evidence, subjects
 from reliability.bots import Bot
 from reliability.figures import Figure
 
-__all__ = ["ECHO", "run_echo_scenario", "secret_figures"]
+__all__ = ["ECHO", "run_echo_scenario", "run_openai_echo_scenario", "secret_figures"]
 
 SECTION = "secrets"
 ECHO = f"upstream failed; the request had Authorization: Bearer {subjects.CANARY}"
@@ -56,6 +60,28 @@ async def run_echo_scenario() -> None:
                 _, output = await subjects.run_cli(["-vv", *argv])
                 evidence.keep_log(output)
             evidence.keep_files(Path(folder))
+
+
+async def run_openai_echo_scenario() -> None:
+    """The same temptation on the OpenAI emulator, through the generic Pipecat service."""
+    async with OpenAIEmulator(api_key=subjects.CANARY) as emu, aiohttp.ClientSession() as session:
+        backend = OpenAIBackend(
+            {"api_key": subjects.CANARY, "base_url": emu.base_url, "retry_initial_backoff": 0.01},
+            session=session,
+        )
+        scripts = [
+            [OpenAIFault.http_error(500, message=ECHO)],  # retried
+            [OpenAIFault.http_error(400, message=ECHO)],  # refused: an error frame
+            [OpenAIFault.http_error(503, message=ECHO)] * 8,  # past the retry budget
+            [OpenAIFault.stream_error()],
+        ]
+        async with Bot(BackendImageGenService(backend=backend, aiohttp_session=session)) as bot:
+            for faults in scripts:
+                for fault in faults:
+                    emu.script(fault)
+                await bot.ask("an echoed key", within=OUTCOME_TIMEOUT)
+                await bot.settle(within=OUTCOME_TIMEOUT)
+                emu.faults.clear()
 
 
 def secret_figures(found: evidence.Collection, secret: str = subjects.CANARY) -> list[Figure]:

@@ -1,4 +1,5 @@
-"""The canary token, through an echoing provider, a soak and the bad inputs, is found nowhere."""
+"""The canary token, through echoing providers (Replicate, OpenAI), a soak and the bad inputs,
+is found nowhere."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from reliability import evidence
 from reliability.bad_input import CASES, run_bad_input
 from reliability.figures import Figure
-from reliability.secrets import run_echo_scenario, secret_figures
+from reliability.secrets import run_echo_scenario, run_openai_echo_scenario, secret_figures
 from reliability.soak import SoakPlan, run_soak
 
 from ._promises import assert_holds, promises, run_section
@@ -26,6 +27,7 @@ WAITING = {"canary in exception chains": 5}
 async def _everything() -> list[Figure]:
     with evidence.collecting() as found:
         await run_echo_scenario()
+        await run_openai_echo_scenario()
         await run_soak(SoakPlan(prompts=24, pipelines=4))
         await run_bad_input([case for case in CASES if case.constructs or case.faults])
     return secret_figures(found)
