@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from imagegen_core.pipecat import BackendImageGenService
 from imagegen_openai import OpenAIBackend
-from imagegen_testing.emulator import Fault, Route
+from imagegen_testing.emulator import Fault, ReplicateEmulator, Route
 from imagegen_testing.openai_emulator import OpenAIEmulator, OpenAIFault
 from reliability import evidence, subjects
 from reliability.bots import Bot
@@ -46,12 +48,7 @@ async def run_echo_scenario() -> None:
                 [Fault.http_error(500, detail=ECHO)] * 8,  # past the retry budget
                 [Fault.failed_prediction(ECHO)],  # the model's error text
             ]
-            for faults in scripts:
-                for fault in faults:
-                    emu.script(fault)
-                await bot.ask("an echoed token", within=OUTCOME_TIMEOUT)
-                await bot.settle(within=OUTCOME_TIMEOUT)
-                emu.faults.clear()
+            await _prompt_under_each(bot, emu, scripts)
         with tempfile.TemporaryDirectory(prefix="imagegen-secrets-") as folder:
             for faults in ([], [Fault.http_error(422, detail=ECHO)]):
                 for fault in faults:
@@ -76,12 +73,19 @@ async def run_openai_echo_scenario() -> None:
             [OpenAIFault.stream_error()],
         ]
         async with Bot(BackendImageGenService(backend=backend, aiohttp_session=session)) as bot:
-            for faults in scripts:
-                for fault in faults:
-                    emu.script(fault)
-                await bot.ask("an echoed key", within=OUTCOME_TIMEOUT)
-                await bot.settle(within=OUTCOME_TIMEOUT)
-                emu.faults.clear()
+            await _prompt_under_each(bot, emu, scripts)
+
+
+async def _prompt_under_each(
+    bot: Bot, emu: ReplicateEmulator | OpenAIEmulator, scripts: Sequence[Sequence[Any]]
+) -> None:
+    """One prompt under each script of faults, each finished with before the next."""
+    for faults in scripts:
+        for fault in faults:
+            emu.script(fault)
+        await bot.ask("an echoed token", within=OUTCOME_TIMEOUT)
+        await bot.settle(within=OUTCOME_TIMEOUT)
+        emu.faults.clear()
 
 
 def secret_figures(found: evidence.Collection, secret: str = subjects.CANARY) -> list[Figure]:
