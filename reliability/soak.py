@@ -176,6 +176,11 @@ def _figures(
         figure("prompts with more than one", sum(o.count > 1 for o in outcomes), expected=0),
         figure("images", sum(len(o.images) for o in outcomes)),
         figure("error outcomes", len(errors)),
+        *(
+            figure(f"error outcomes: {kind.value}", count)
+            for kind, count in sorted(kinds.items(), key=lambda item: -item[1])
+            if kind is not None
+        ),
         figure("uncategorized errors", kinds[None], expected=0),
         figure(
             "retried, then succeeded",
