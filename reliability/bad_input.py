@@ -330,7 +330,7 @@ CASES: tuple[Case, ...] = (
     # Never a real metadata address (169.254.169.254): a test must not reach one.
     Case(
         "output on another loopback address",
-        K.INVALID_REQUEST,
+        K.SERVER,
         point=7,
         faults=lambda _emu, host: [
             Fault.malformed_reply(
