@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import io
 import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import pytest
 from PIL import Image
 
 from imagegen_core import ErrorKind, ImageGenError, ImageRequest, ImageRole, InputImage
-from imagegen_replicate import InputNames, ReplicateBackend
+from imagegen_replicate import InputNames, ReplicateBackend, ReplicateSettings
 from imagegen_testing.emulator import (
     FLUX_2_PRO,
     FLUX_KONTEXT_PRO,
@@ -22,7 +24,11 @@ from imagegen_testing.emulator import (
     ReplicateEmulator,
 )
 from imagegen_testing.emulator.faults import Route
-from imagegen_testing.emulator.models import FLUX_KONTEXT_PRO_MODEL
+from imagegen_testing.emulator.models import (
+    FLUX_KONTEXT_PRO_MODEL,
+    NANO_BANANA_MODEL,
+    EmulatedModel,
+)
 
 from .conftest import MakeSettings
 
@@ -48,6 +54,17 @@ def edit(*images: bytes, mask: bytes | None = None, prompt: str = "make it night
         images=[InputImage(data=data) for data in images],
         mask=InputImage(data=mask) if mask is not None else None,
     )
+
+
+@asynccontextmanager
+async def unknown_model(
+    make_settings: MakeSettings, like: EmulatedModel, name: str
+) -> AsyncIterator[tuple[ReplicateEmulator, ReplicateSettings]]:
+    """An emulator running ``like``'s schema as ``name``, a model the backend has no profile for."""
+    async with ReplicateEmulator(
+        extra_models=[replace(like, name=name)], min_cancel_after=0
+    ) as emu:
+        yield emu, make_settings(model=name, base_url=emu.base_url, inputs={})
 
 
 def only_prediction(emulator: ReplicateEmulator):
@@ -140,9 +157,10 @@ async def test_inputs_a_model_cannot_take_fail_before_any_request(
 async def test_an_unknown_model_takes_images_once_its_schema_is_read(
     make_settings: MakeSettings,
 ) -> None:
-    editor = replace(FLUX_KONTEXT_PRO_MODEL, name="acme/editor")
-    async with ReplicateEmulator(extra_models=[editor], min_cancel_after=0) as emu:
-        settings = make_settings(model="acme/editor", base_url=emu.base_url, inputs={})
+    async with unknown_model(make_settings, FLUX_KONTEXT_PRO_MODEL, "acme/editor") as (
+        emu,
+        settings,
+    ):
         async with ReplicateBackend(settings) as backend:
             assert backend.capabilities.max_input_images == 0  # not known yet: not claimed
             with pytest.raises(ImageGenError, match="no input images"):
@@ -262,3 +280,22 @@ async def test_a_bare_version_has_no_schema_to_read(
             await backend.resolve_capabilities()
     assert caught.value.kind is ErrorKind.INVALID_REQUEST
     assert sum(emulator.counters.requests.values()) == 0
+
+
+async def test_what_a_new_models_schema_says_it_cannot_do_warns_or_fails_before_the_create(
+    make_settings: MakeSettings,
+) -> None:
+    # The first generation of an unknown model is checked against the generic
+    # profile (seed, any ratio); its schema, read during that generation, says
+    # otherwise: no seed (a warning, not a silent drop), and a fixed list of ratios.
+    async with unknown_model(make_settings, NANO_BANANA_MODEL, "acme/banana") as (emu, settings):
+        async with ReplicateBackend(settings) as backend:
+            generation = backend.generate(ImageRequest(prompt="a pear", seed=3))
+            await generation.collect()
+        assert [w.setting for w in generation.warnings] == ["seed"]
+        assert "seed" not in next(iter(emu.predictions.values())).input
+        async with ReplicateBackend(settings) as backend:
+            with pytest.raises(ImageGenError, match="7:3") as caught:
+                await backend.generate(ImageRequest(prompt="a pear", aspect_ratio="7:3")).collect()
+        assert caught.value.kind is ErrorKind.INVALID_REQUEST
+        assert emu.counters.predictions_created == 1

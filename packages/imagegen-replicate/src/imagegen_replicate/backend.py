@@ -170,10 +170,13 @@ class ReplicateBackend(ImageBackend[ReplicateSettings]):
         settings = self.settings  # one snapshot for the whole generation
         transport = self._transport(settings)
         ref = settings.model_ref
+        checked = self.capabilities  # what generate() checked the request against
         schema = await self._schema_for(transport, settings, request)
         profile = profile_for(ref, settings.capabilities, schema)
         placement = _placement(settings, schema)
         check_placement(request, placement, str(ref))
+        for warning in _recheck(request, checked, profile.capabilities, self.name):
+            yield warning
         inputs = build_inputs(request, defaults=settings.inputs, profile=profile)
         expected = expected_outputs(inputs, request)
         output_format = inputs.get("output_format")
@@ -230,6 +233,23 @@ class ReplicateBackend(ImageBackend[ReplicateSettings]):
             return None
         self._schemas[str(ref)] = schema
         return schema
+
+
+def _recheck(
+    request: ImageRequest, checked: Capabilities, current: Capabilities, backend: str
+) -> list[GenerationWarning]:
+    """What the capabilities read from a schema just now say that the first check did not.
+
+    ``generate()`` checked the request against the capabilities known then;
+    for a model met for the first time those are the generic ones. If the
+    schema read since tells otherwise, a setting the model cannot honour
+    becomes a warning here (it is not sent: never a silent drop), and a value
+    it does not offer an ``invalid_request`` error, before the create.
+    """
+    if current == checked:
+        return []
+    already = {warning.setting for warning in checked.check(request, backend=backend)}
+    return [w for w in current.check(request, backend=backend) if w.setting not in already]
 
 
 def _placement(settings: ReplicateSettings, schema: ModelSchema | None) -> ImageInputs | None:
