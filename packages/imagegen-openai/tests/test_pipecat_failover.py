@@ -64,3 +64,35 @@ async def test_replicate_fails_over_to_openai(fault: Fault, emulator: OpenAIEmul
     assert frames[0].format == "RGB"
     assert emulator.counters.images_generated == 1
     assert frames[0].metadata["imagegen"]["usage"]["output_tokens"] > 0
+
+
+@pytest.mark.usefixtures("imagegen_offline_nltk")
+async def test_updates_the_model_cannot_serve_are_refused_and_the_old_settings_kept(
+    emulator: OpenAIEmulator,
+) -> None:
+    from pipecat.frames.frames import ServiceUpdateSettingsFrame, TextFrame
+
+    from imagegen_core.pipecat import ImageGenUpdateSettingsFrame
+
+    Settings = BackendImageGenService.Settings
+    backend = OpenAIBackend(settings_for(emulator, model="gpt-image-1-mini"))
+    service = BackendImageGenService(backend=backend, settings=Settings(num_images=2))
+    frames = [
+        # dall-e-3 makes one image per call: switching to it would fail every prompt.
+        ImageGenUpdateSettingsFrame(delta=Settings(model="dall-e-3")),
+        ServiceUpdateSettingsFrame(settings={"aspect_ratio": "7:5"}, service=service),
+        ImageGenUpdateSettingsFrame(delta=Settings(quality="high")),  # type: ignore[arg-type]
+        TextFrame("still on the old settings"),
+    ]
+    try:
+        down, up = await run_service(service, frames)
+    finally:
+        await backend.aclose()
+    refused = [frame.error for frame in error_frames(up)]
+    assert len(refused) == 3
+    assert all("invalid_request: settings update refused" in text for text in refused)
+    assert "at most 1" in refused[0]
+    assert "aspect_ratio '7:5' is not offered" in refused[1]
+    assert "quality must be int, not str" in refused[2]
+    assert backend.settings.model == "gpt-image-1-mini"
+    assert len(image_frames(down)) == 2

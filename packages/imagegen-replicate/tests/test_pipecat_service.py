@@ -210,6 +210,16 @@ def test_backend_settings_that_have_a_parameter_are_refused(
         ({"settings": Settings(num_outputs=5)}, "num_images"),
         ({"settings": Settings(aspect_ratio="7:5")}, "aspect_ratio"),
         ({"settings": Settings(model="not a model")}, "deployments/owner/name"),
+        # Wrong types are named, never a bare TypeError or AttributeError.
+        ({"settings": Settings(num_outputs="2")}, "num_outputs must be int, not str"),  # type: ignore[arg-type]
+        ({"settings": Settings(num_inference_steps="4")}, "num_inference_steps must be int"),  # type: ignore[arg-type]
+        ({"settings": Settings(output_format=3)}, "output_format must be str, not int"),  # type: ignore[arg-type]
+        ({"settings": Settings(model=5)}, "model must be str, not int"),  # type: ignore[arg-type]
+        ({"settings": Settings(go_fast="yes")}, "go_fast must be bool, not str"),  # type: ignore[arg-type]
+        ({"settings": Settings(megapixels=1)}, "megapixels must be str, not int"),  # type: ignore[arg-type]
+        ({"poll_interval_secs": "fast"}, "poll_interval"),
+        ({"api_token": 42}, "api_token must be a string, not int"),
+        ({"backend_settings": 5}, "backend_settings must be a mapping"),
     ],
 )
 def test_invalid_settings_fail_at_construction(
@@ -219,6 +229,70 @@ def test_invalid_settings_fail_at_construction(
         ReplicateImageGenService(aiohttp_session=session, **kwargs)
     assert caught.value.kind is ErrorKind.INVALID_REQUEST
     assert field in caught.value.message
+
+
+def test_an_output_format_the_model_lacks_is_refused_at_construction(
+    session: aiohttp.ClientSession,
+) -> None:
+    with pytest.raises(ImageGenError) as caught:
+        ReplicateImageGenService(aiohttp_session=session, settings=Settings(output_format="gif"))
+    assert caught.value.kind is ErrorKind.INVALID_REQUEST
+    assert "output_format 'gif' is not offered" in caught.value.message
+    assert "jpeg, png, webp" in caught.value.message
+    # A model the backend has no profile of judges its own formats, as before.
+    service = ReplicateImageGenService(
+        aiohttp_session=session, settings=Settings(model="someone/sdxl", output_format="gif")
+    )
+    assert service.build_request("x", service._settings).options["output_format"] == "gif"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"output_format": "gif"}, "output_format 'gif' is not offered"),
+        ({"num_outputs": "2"}, "num_outputs must be int, not str"),
+        ({"num_outputs": 5}, "at most 4"),
+        ({"aspect_ratio": "7:5"}, "aspect_ratio '7:5' is not offered"),
+        ({"model": 5}, "model must be str, not int"),
+    ],
+)
+@pytest.mark.parametrize("frame_kind", ["delta", "mapping"])
+async def test_a_bad_update_is_refused_by_name_and_the_old_settings_kept(
+    values: dict[str, Any], message: str, frame_kind: str
+) -> None:
+    from pipecat.frames.frames import ServiceUpdateSettingsFrame
+
+    async with ReplicateEmulator() as emulator, aiohttp.ClientSession() as session:
+        service = small_images_from(emulator, session)
+        update: Frame = (
+            ImageGenUpdateSettingsFrame(delta=Settings(**values))
+            if frame_kind == "delta"
+            else ServiceUpdateSettingsFrame(settings=values, service=service)
+        )
+        down, up = await run(service, [update, TextFrame("after")])
+        [error] = errors(up)
+        assert "invalid_request: settings update refused" in error.error
+        assert message in error.error
+        assert not error.fatal
+        if hasattr(error, "category"):
+            assert error.category.name == "APPLICATION"
+        [prediction] = emulator.predictions.values()
+        assert prediction.input["output_format"] == "webp"
+        assert prediction.input["num_outputs"] == 1
+        assert prediction.input["aspect_ratio"] == "1:1"
+        assert len(images(down)) == 1
+
+
+def small_images_from(
+    emulator: ReplicateEmulator, session: aiohttp.ClientSession
+) -> ReplicateImageGenService:
+    """The service on ``emulator``, making 0.25-megapixel images."""
+    return ReplicateImageGenService(
+        aiohttp_session=session,
+        api_token=emulator.api_token,
+        base_url=emulator.base_url,
+        settings=Settings(megapixels="0.25"),
+    )
 
 
 def test_flux_settings_become_checked_request_fields(session: aiohttp.ClientSession) -> None:
@@ -264,12 +338,7 @@ async def test_runtime_settings_update_changes_the_next_prediction(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with ReplicateEmulator() as emulator, aiohttp.ClientSession() as session:
-        service = ReplicateImageGenService(
-            aiohttp_session=session,
-            api_token=emulator.api_token,
-            base_url=emulator.base_url,
-            settings=Settings(megapixels="0.25"),
-        )
+        service = small_images_from(emulator, session)
         update = ImageGenUpdateSettingsFrame(
             delta=Settings(model=f"deployments/{DEFAULT_DEPLOYMENT}", aspect_ratio="16:9", seed=3)
         )

@@ -367,6 +367,8 @@ def test_generate_failure_midway_keeps_written_images(run: Any, out: Path) -> No
         ),
         (["--set", "pixels=lots"], "invalid settings for backend 'fake': pixels"),
         (["--set", "colour=red"], "colour: Extra inputs are not permitted"),
+        (["--set", 'latency={"a": 1}'], "invalid settings for backend 'fake': latency"),
+        (["--set", "max_images_per_call=[4]"], "max_images_per_call: Input should be a valid"),
         (["--backend", "nope"], "no imagegen backend named 'nope'"),
         (["-n", "9"], "at most 4"),
     ],

@@ -74,16 +74,26 @@ class ScriptedBackend(ImageBackend[BackendSettings]):
     name: ClassVar[str] = "scripted"
     settings_model: ClassVar[type[BackendSettings]] = BackendSettings
 
-    def __init__(self, outputs: Sequence[bytes | str], *, supports_seed: bool = True) -> None:
+    def __init__(
+        self,
+        outputs: Sequence[bytes | str],
+        *,
+        supports_seed: bool = True,
+        aspect_ratios: frozenset[str] | None = None,
+        max_images_per_call: int = 16,
+    ) -> None:
         super().__init__()
         self.outputs = list(outputs)
         self.supports_seed = supports_seed
+        self.aspect_ratios = aspect_ratios
+        self.max_images_per_call = max_images_per_call
         self.requests: list[ImageRequest] = []
 
     @property
     def capabilities(self) -> Capabilities:
         return Capabilities(
-            max_images_per_call=16,
+            max_images_per_call=self.max_images_per_call,
+            aspect_ratios=self.aspect_ratios,
             supports_seed=self.supports_seed,
             supports_size=True,
             supports_negative_prompt=True,
@@ -390,10 +400,11 @@ async def test_strict_mode_refuses_what_the_backend_cannot_honour() -> None:
         BackendImageGenService(backend=backend, settings=Settings(seed=7), strict=True)
     service = BackendImageGenService(backend=backend, strict=True)
     update = ImageGenUpdateSettingsFrame(delta=Settings(seed=7))
-    down, up = await run(service, [update, TextFrame("seeded")])
-    assert images(down) == []
-    assert "strict mode" in errors(up)[0].error
-    assert backend.requests == []
+    down, up = await run(service, [update, TextFrame("unseeded")])
+    # Refused when set, as at construction; the next prompt runs on the old settings.
+    assert "settings update refused: strict mode" in errors(up)[0].error
+    assert [request.seed for request in backend.requests] == [None]
+    assert len(images(down)) == 1
 
 
 async def test_warnings_are_logged_and_the_images_still_delivered() -> None:
@@ -600,6 +611,140 @@ async def test_an_invalid_update_is_refused_whole_and_the_service_goes_on() -> N
     assert len(images(down)) == 1
     if compat.HAS_ERROR_CATEGORIES:
         assert category_of(error) == "APPLICATION"
+
+
+WRONG_TYPES = [
+    ("num_images", "2", "num_images must be int, not str"),
+    ("num_images", True, "num_images must be int, not bool"),
+    ("seed", 1.5, "seed must be int, not float"),
+    ("quality", "high", "quality must be int, not str"),
+    ("aspect_ratio", 16, "aspect_ratio must be str, not int"),
+    ("negative_prompt", ["x"], "negative_prompt must be str, not list"),
+    ("output_format", 3, "output_format must be str, not int"),
+    ("size", 5, "size must be str or tuple[int, int], not int"),
+    ("model", 5, "model must be str, not int"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), WRONG_TYPES)
+def test_wrong_typed_settings_are_refused_at_construction_by_name(
+    field: str, value: Any, message: str
+) -> None:
+    with pytest.raises(ImageGenError) as caught:
+        BackendImageGenService(backend=FakeBackend(), settings=Settings(**{field: value}))
+    assert caught.value.kind is ErrorKind.INVALID_REQUEST
+    assert message in caught.value.message
+
+
+def settings_frames(service: BackendImageGenService, **values: Any) -> list[Frame]:
+    """The same update through both frames the service accepts: a delta and a mapping."""
+    return [
+        ImageGenUpdateSettingsFrame(delta=Settings(**values)),
+        ServiceUpdateSettingsFrame(settings=values, service=service),
+    ]
+
+
+@pytest.mark.parametrize("frame_kind", [0, 1], ids=["delta", "mapping"])
+@pytest.mark.parametrize(("field", "value", "message"), WRONG_TYPES)
+async def test_wrong_typed_updates_are_application_errors_naming_the_field(
+    field: str, value: Any, message: str, frame_kind: int
+) -> None:
+    backend = FakeBackend()
+    service = BackendImageGenService(backend=backend, settings=Settings(seed=1))
+    update = settings_frames(service, **{field: value})[frame_kind]
+    down, up = await run(service, [update, TextFrame("still works")])
+    [error] = errors(up)
+    assert error.error.startswith("invalid_request: settings update refused")
+    assert message in error.error
+    assert not error.fatal
+    if compat.HAS_ERROR_CATEGORIES:
+        assert category_of(error) == "APPLICATION"
+    assert len(images(down)) == 1
+    assert service._settings.seed == 1
+    assert backend.settings.model == "fake/painter"
+
+
+async def test_settings_that_are_no_settings_object_are_refused_by_type() -> None:
+    with pytest.raises(ImageGenError, match="settings must be a BackendImageGenSettings, not dict"):
+        BackendImageGenService(backend=FakeBackend(), settings={"seed": 1})  # type: ignore[arg-type]
+    service = BackendImageGenService(backend=FakeBackend())
+    frames = [
+        ServiceUpdateSettingsFrame(settings=["seed", 1], service=service),  # type: ignore[arg-type]
+        TextFrame("still works"),
+    ]
+    down, up = await run(service, frames)
+    assert "settings must be a mapping" in errors(up)[0].error
+    assert len(images(down)) == 1
+
+
+OUT_OF_REACH = [
+    ({"num_images": 5}, "at most 4"),
+    ({"aspect_ratio": "7:3"}, "aspect_ratio '7:3' is not offered; choose one of: 1:1, 16:9"),
+]
+
+
+@pytest.mark.parametrize("frame_kind", [0, 1], ids=["delta", "mapping"])
+@pytest.mark.parametrize(("values", "message"), OUT_OF_REACH)
+async def test_an_update_the_backend_cannot_serve_is_refused_and_the_old_settings_kept(
+    values: dict[str, Any], message: str, frame_kind: int
+) -> None:
+    backend = ScriptedBackend(
+        [png((1, 1), (0, 0, 0))] * 4,
+        aspect_ratios=frozenset({"1:1", "16:9"}),
+        max_images_per_call=4,
+    )
+    service = BackendImageGenService(backend=backend, settings=Settings(aspect_ratio="16:9"))
+    update = settings_frames(service, **values)[frame_kind]
+    down, up = await run(service, [update, TextFrame("still works")])
+    [error] = errors(up)
+    assert "settings update refused" in error.error
+    assert message in error.error
+    if compat.HAS_ERROR_CATEGORIES:
+        assert category_of(error) == "APPLICATION"
+    [request] = backend.requests
+    assert (request.num_images, request.aspect_ratio) == (1, "16:9")
+    assert len(images(down)) == 1
+
+
+async def test_a_model_update_the_new_model_cannot_serve_puts_the_old_model_back() -> None:
+    backend = FakeBackend()
+    service = BackendImageGenService(backend=backend, settings=Settings(num_images=4))
+    # The fake's "max_images_per_call" stands for a model that makes fewer images.
+    delta = Settings(model="fake/one-at-a-time")
+    delta.extra = {"max_images_per_call": 1}
+    service.backend_updates = lambda changed: {  # type: ignore[method-assign]
+        key: changed[key] for key in ("model", "max_images_per_call") if key in changed
+    }
+    down, up = await run(service, [ImageGenUpdateSettingsFrame(delta=delta), TextFrame("x")])
+    assert "at most 1" in errors(up)[0].error
+    assert (backend.settings.model, backend.settings.max_images_per_call) == ("fake/painter", 4)
+    assert len(images(down)) == 4
+
+
+async def test_a_refused_update_does_not_fail_over_in_a_service_switcher() -> None:
+    if not compat.HAS_USABILITY:
+        pytest.skip("Pipecat before 1.8 fails over on every error")
+    from pipecat.pipeline.service_switcher import (
+        ServiceSwitcher,
+        ServiceSwitcherStrategyFailover,
+    )
+
+    first_backend, spare_backend = FakeBackend(), FakeBackend()
+    first = BackendImageGenService(backend=first_backend, name="first")
+    spare = BackendImageGenService(backend=spare_backend, name="spare")
+    switcher = ServiceSwitcher(
+        services=[first, spare], strategy_type=ServiceSwitcherStrategyFailover
+    )
+    frames = [
+        ImageGenUpdateSettingsFrame(delta=Settings(num_images=9)),
+        ImageGenUpdateSettingsFrame(delta=Settings(seed="7")),  # type: ignore[arg-type]
+        TextFrame("served by the first"),
+    ]
+    down, up = await run(switcher, frames)
+    assert len(errors(up)) == 2
+    assert switcher.strategy.active_service is first
+    assert (first_backend.jobs_started, spare_backend.jobs_started) == (1, 0)
+    assert len(images(down)) == 1
 
 
 async def test_an_update_for_another_service_passes_through_untouched() -> None:

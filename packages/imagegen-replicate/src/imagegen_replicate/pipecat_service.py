@@ -158,8 +158,21 @@ class ReplicateImageGenService(BaseBackendImageGenService[ReplicateImageGenSetti
         # Wrapped at once and the plain parameter dropped: this frame is in the
         # traceback of any error raised while the service is built, and such a
         # traceback may be rendered with its local variables.
+        if api_token is not None and not isinstance(api_token, str):
+            raise ImageGenError(
+                f"api_token must be a string, not {type(api_token).__name__}",
+                kind=ErrorKind.INVALID_REQUEST,
+                backend="replicate",
+            )
         token = SecretStr(api_token) if api_token is not None else None
         del api_token
+        if backend_settings is not None and not isinstance(backend_settings, Mapping):
+            raise ImageGenError(
+                "backend_settings must be a mapping of ReplicateSettings fields, "
+                f"not {type(backend_settings).__name__}",
+                kind=ErrorKind.INVALID_REQUEST,
+                backend="replicate",
+            )
         extra = dict(backend_settings or {})
         if clash := sorted(extra.keys() & _SET_ELSEWHERE.keys()):
             raise ImageGenError(
@@ -177,7 +190,11 @@ class ReplicateImageGenService(BaseBackendImageGenService[ReplicateImageGenSetti
             "max_polls": max_poll_attempts,
         }
         default_max_interval = ReplicateSettings.model_fields["poll_max_interval"].default
-        if "poll_max_interval" not in extra and poll_interval_secs > default_max_interval:
+        if (
+            "poll_max_interval" not in extra
+            and isinstance(poll_interval_secs, int | float)
+            and poll_interval_secs > default_max_interval
+        ):  # a wrong type is left for the backend's settings to refuse, by name
             fields["poll_max_interval"] = poll_interval_secs
         backend = ReplicateBackend(fields, session=aiohttp_session)
         super().__init__(
@@ -235,6 +252,16 @@ class ReplicateImageGenService(BaseBackendImageGenService[ReplicateImageGenSetti
                 parsed = None
             if parsed is not None and parsed in capabilities.output_formats:
                 checked_format = output_format
+            elif capabilities.output_formats:
+                # The model's formats are known: one outside them would fail
+                # every prompt, so it is refused when set, like a bad ratio.
+                offered = ", ".join(sorted(f.value for f in capabilities.output_formats))
+                raise ImageGenError(
+                    f"output_format {output_format!r} is not offered by this model; "
+                    f"choose one of: {offered}",
+                    kind=ErrorKind.INVALID_REQUEST,
+                    backend="replicate",
+                )
             else:
                 options["output_format"] = output_format
 

@@ -83,6 +83,7 @@ from imagegen_core.pipecat._settings import (
     BackendImageGenSettings,
     ImageGenSettings,
     ImageGenUpdateSettingsFrame,
+    check_setting_types,
     coerce_delta,
     fill_unset,
 )
@@ -167,9 +168,16 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
 
         store = self.default_settings()
         if settings is not None:
-            store.apply_update(coerce_delta(settings, type(store)))
+            delta = coerce_delta(settings, type(store))
+            check_setting_types(delta)
+            store.apply_update(delta)
         fill_unset(store)
-        self._configure_backend(store)
+        everything = {f.name: getattr(store, f.name) for f in dataclasses.fields(store)}
+        everything.pop("extra", None)
+        self._adopt(store, {**everything, **store.extra}, refused="invalid settings")
+        if given(store.model) is None:
+            model = getattr(self._backend.settings, "model", None)
+            store.model = model if isinstance(model, str) else None
         super().__init__(settings=store, **kwargs)
 
     # -- hooks for subclasses ---------------------------------------------------
@@ -378,61 +386,83 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
         if frame.delta is not None:
             await self._update_settings(frame.delta)
         elif frame.settings:
+            if not isinstance(frame.settings, Mapping):
+                error = ImageGenError(
+                    f"settings update refused: settings must be a mapping of names to values, "
+                    f"not {type(frame.settings).__name__}",
+                    kind=ErrorKind.INVALID_REQUEST,
+                )
+                await self._report(error, caused_by_application=True)
+                return
             await self._update_settings(type(self._settings).from_mapping(frame.settings))
 
     async def _update_settings(self, delta: ServiceSettings) -> dict[str, Any]:
         """Apply a settings delta once it is known to make valid requests.
 
-        The candidate settings are checked with :meth:`build_request` and
-        their backend part applied through :meth:`backend_updates` first; if
-        either fails, nothing changes and the failure is reported as an
-        ``ErrorFrame`` (category ``APPLICATION``, service still usable).
+        The candidate settings go through the same checks as the starting
+        ones (:meth:`_adopt`: field types, :meth:`build_request`, the
+        backend part through :meth:`backend_updates`, the backend's
+        capabilities); if any fails, nothing changes and the failure is
+        reported as an ``ErrorFrame`` (category ``APPLICATION``, service still
+        usable, so a ``ServiceSwitcher`` does not fail over for it).
 
         Returns:
             The changed fields with their previous values.
         """
-        own = coerce_delta(delta, type(self._settings))
-        candidate = self._settings.copy()
-        changed = candidate.apply_update(own)
-        if not changed:
-            return {}
+        refused = "settings update refused"
         try:
-            self.build_request(_PROBE_PROMPT, candidate)
-            updates = self.backend_updates({name: _value(candidate, name) for name in changed})
-            if updates:
-                self._backend.update_settings(**updates)
+            own = coerce_delta(delta, type(self._settings))
+            check_setting_types(own, refused=refused)
+            candidate = self._settings.copy()
+            changed = candidate.apply_update(own)
+            if changed:
+                self._adopt(
+                    candidate, {name: _value(candidate, name) for name in changed}, refused=refused
+                )
         except ImageGenError as error:
+            if not error.message.startswith(refused):
+                error = error.copy_with(message=f"{refused}: {error.message}")
             await self._report(error, caused_by_application=True)
             return {}
-        except ValueError as exc:
-            await self._report(_invalid(exc, "settings update refused"), caused_by_application=True)
+        if not changed:
             return {}
         result: dict[str, Any] = await super()._update_settings(own)
         return result
 
-    def _configure_backend(self, store: SettingsT) -> None:
-        """Apply the starting settings to the backend; refuse them if no prompt could succeed."""
+    def _adopt(self, candidate: SettingsT, changed: Mapping[str, Any], *, refused: str) -> None:
+        """Apply ``candidate``'s backend part, or refuse it unchanged if no prompt could succeed.
+
+        One path for the starting settings and for every update, so that an
+        update can never set what construction would refuse: the request
+        :meth:`build_request` makes of them, then the backend's settings
+        (:meth:`backend_updates`), then the backend's capabilities under those
+        (too many images, an aspect ratio it does not offer; in strict mode
+        anything it would ignore). The backend's settings are put back when a
+        later step refuses.
+
+        Raises:
+            ImageGenError: ``invalid_request``, its message starting with ``refused``.
+        """
         try:
-            request = self.build_request(_PROBE_PROMPT, store)
-        except ValueError as exc:
-            raise _invalid(exc, "invalid settings") from None
-        everything = {f.name: getattr(store, f.name) for f in dataclasses.fields(store)}
-        everything.pop("extra", None)
-        updates = self.backend_updates({**everything, **store.extra})
+            request = self.build_request(_PROBE_PROMPT, candidate)
+        except ValueError as exc:  # pydantic's ValidationError included
+            raise _invalid(exc, refused) from None
+        updates = self.backend_updates(changed)
+        previous = {name: getattr(self._backend.settings, name, None) for name in updates}
         if updates:
             self._backend.update_settings(**updates)
-        if given(store.model) is None:
-            model = getattr(self._backend.settings, "model", None)
-            store.model = model if isinstance(model, str) else None
-        # Values the backend cannot serve (too many images, an aspect ratio it
-        # does not offer) would fail every prompt: say so now, not per prompt.
-        warnings = self._backend.capabilities.check(request, backend=self._backend.name)
-        if self._strict and warnings:
-            raise ImageGenError(
-                f"strict mode: {warnings[0]}",
-                kind=ErrorKind.INVALID_REQUEST,
-                backend=self._backend.name,
-            )
+        try:
+            warnings = self._backend.capabilities.check(request, backend=self._backend.name)
+            if self._strict and warnings:
+                raise ImageGenError(
+                    f"strict mode: {warnings[0]}",
+                    kind=ErrorKind.INVALID_REQUEST,
+                    backend=self._backend.name,
+                )
+        except ImageGenError:
+            if updates:
+                self._backend.update_settings(**previous)
+            raise
 
     # -- images ------------------------------------------------------------------------
 

@@ -10,19 +10,25 @@ frame, so :class:`ImageGenUpdateSettingsFrame` is defined here.
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from loguru import logger
 from pipecat.frames.frames import ServiceUpdateSettingsFrame
 from pipecat.services.settings import ImageGenSettings, ServiceSettings
+from pydantic import TypeAdapter, ValidationError
 
+from imagegen_core._errors import ErrorKind, ImageGenError
 from imagegen_core.pipecat._compat import NOT_GIVEN, NotGivenType, is_given
 
 __all__ = [
     "BackendImageGenSettings",
     "ImageGenSettings",
     "ImageGenUpdateSettingsFrame",
+    "check_setting_types",
     "coerce_delta",
     "fill_unset",
     "not_given",
@@ -102,7 +108,15 @@ def coerce_delta(delta: ServiceSettings, settings_type: type[SettingsT]) -> Sett
     is matched by field name and the target's ``_aliases``; fields the target
     does not know are dropped with a warning rather than sent to the backend
     as options, while the delta's own ``extra`` is kept.
+
+    Raises:
+        ImageGenError: ``invalid_request`` when ``delta`` is no settings dataclass.
     """
+    if not isinstance(delta, ServiceSettings):
+        raise ImageGenError(
+            f"settings must be a {settings_type.__name__}, not {type(delta).__name__}",
+            kind=ErrorKind.INVALID_REQUEST,
+        )
     if isinstance(delta, settings_type):
         return delta
     known = {f.name for f in dataclasses.fields(settings_type)} - {"extra"}
@@ -120,3 +134,85 @@ def coerce_delta(delta: ServiceSettings, settings_type: type[SettingsT]) -> Sett
     coerced = settings_type(**kwargs)
     coerced.extra = dict(delta.extra)
     return coerced
+
+
+def check_setting_types(settings: ServiceSettings, *, refused: str = "invalid settings") -> None:
+    """Refuse values whose type is not the one their settings field declares.
+
+    A settings dataclass does not check its fields, so without this a string
+    where a number belongs (``num_outputs="2"``) travels on until some
+    comparison fails with a bare ``TypeError`` or ``AttributeError``, at
+    construction or at the next prompt. Every given field is checked against
+    its annotation (``NOT_GIVEN`` aside) strictly: no text is read as a
+    number, no number as text, no ``True`` as ``1``. A list stands for a tuple,
+    since settings sent as JSON have no tuples. ``extra`` must be a mapping
+    with text keys; its values are the backend's to judge.
+
+    Args:
+        settings: A delta or a store.
+        refused: How the message begins.
+
+    Raises:
+        ImageGenError: ``invalid_request``, naming each field with a wrong
+            type and what it takes (never the value, which may be anything).
+    """
+    problems: list[str] = []
+    for name, (expected, adapter) in _field_checks(type(settings)).items():
+        value = getattr(settings, name, None)
+        if not is_given(value) or value is None:
+            continue
+        try:
+            adapter.validate_python(tuple(value) if isinstance(value, list) else value, strict=True)
+        except ValidationError:
+            problems.append(f"{name} must be {expected}, not {type(value).__name__}")
+    extra = getattr(settings, "extra", {})
+    if not isinstance(extra, Mapping) or not all(isinstance(key, str) for key in extra):
+        problems.append("extra must be a mapping of setting names to values")
+    if problems:
+        raise ImageGenError(f"{refused}: {'; '.join(problems)}", kind=ErrorKind.INVALID_REQUEST)
+
+
+_FieldChecks = dict[str, tuple[str, TypeAdapter[Any]]]
+_field_checks_made: dict[type[ServiceSettings], _FieldChecks] = {}
+
+
+def _field_checks(settings_type: type[ServiceSettings]) -> _FieldChecks:
+    """Per field of ``settings_type``: a readable name of its type and a validator for it.
+
+    Made once per settings class (validators are not cheap to build).
+    """
+    if settings_type not in _field_checks_made:
+        _field_checks_made[settings_type] = _make_field_checks(settings_type)
+    return _field_checks_made[settings_type]
+
+
+def _make_field_checks(settings_type: type[ServiceSettings]) -> _FieldChecks:
+    try:
+        hints = typing.get_type_hints(settings_type)
+    except Exception as exc:  # an annotation this Python cannot resolve
+        logger.warning(f"cannot read the field types of {settings_type.__name__}: {exc!r}")
+        return {}
+    checks: _FieldChecks = {}
+    for item in dataclasses.fields(settings_type):
+        if item.name == "extra" or item.name not in hints:
+            continue
+        members = _union_members(hints[item.name])
+        options = [option for option in members if option not in (NotGivenType, type(None))]
+        if not options or Any in options:
+            continue
+        expected = " or ".join(_type_name(option) for option in options)
+        union: Any = typing.Union[tuple(options)]  # noqa: UP007 (built at run time)
+        checks[item.name] = (expected, TypeAdapter(union))
+    return checks
+
+
+def _union_members(annotation: Any) -> tuple[Any, ...]:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return typing.get_args(annotation)
+    return (annotation,)
+
+
+def _type_name(annotation: Any) -> str:
+    if isinstance(annotation, type) and typing.get_origin(annotation) is None:
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
