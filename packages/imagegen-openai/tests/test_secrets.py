@@ -88,3 +88,28 @@ def test_a_key_typed_into_the_base_url_is_not_echoed() -> None:
     with pytest.raises(ImageGenError) as caught:
         OpenAIBackend({"base_url": KEY})
     assert KEY not in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [400, 500])
+@pytest.mark.usefixtures("imagegen_offline_nltk")
+async def test_an_echoed_key_is_nowhere_in_the_error_frames_exception(status: int) -> None:
+    from pipecat.frames.frames import TextFrame
+
+    from imagegen_core.pipecat import BackendImageGenService
+    from imagegen_testing.conformance.checks import secrets_in_error
+    from imagegen_testing.pipecat_run import error_frames, run_service
+
+    echo = f"proxy error; request had Authorization: Bearer {KEY}"
+    async with OpenAIEmulator(api_key=KEY) as emulator:
+        emulator.script(OpenAIFault.http_error(status, message=echo))
+        backend = OpenAIBackend(
+            OpenAISettings(**{**FAST, "max_attempts": 1}, api_key=KEY, base_url=emulator.base_url)
+        )
+        try:
+            _, up = await run_service(BackendImageGenService(backend=backend), [TextFrame("x")])
+        finally:
+            await backend.aclose()
+    [frame] = error_frames(up)
+    assert "proxy error" in frame.error
+    assert KEY not in frame.error
+    assert secrets_in_error(frame.exception, [KEY]) == []

@@ -13,6 +13,7 @@ import pytest
 from pipecat.frames.frames import ErrorFrame, TextFrame
 
 from imagegen_core import ImageGenError, ImageRequest
+from imagegen_core.pipecat import BackendImageGenService
 from imagegen_replicate import (
     TOKEN_ENV_VAR,
     ReplicateBackend,
@@ -20,6 +21,7 @@ from imagegen_replicate import (
     ReplicateSettings,
 )
 from imagegen_testing.emulator import Fault, ReplicateEmulator, Route
+from imagegen_testing.pipecat_run import run_service
 
 from .conftest import FAST, answer_before_done
 
@@ -159,3 +161,56 @@ async def test_retry_log_lines_are_scrubbed_of_an_echoed_token(
     assert image.url is not None
     assert "upstream failed" in caplog.text  # the retry was logged, with its reason
     assert TOKEN not in caplog.text
+
+
+ECHO = f"upstream failed; request had Authorization: Bearer {TOKEN}"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault.http_error(422, detail=ECHO),
+        Fault.http_error(500, detail=ECHO),
+        Fault.failed_prediction(ECHO),
+    ],
+    ids=["422 echo", "500 echo", "failed prediction echo"],
+)
+async def test_an_echoed_token_is_nowhere_in_the_error_frames_exception(fault: Fault) -> None:
+    from imagegen_testing.conformance.checks import secrets_in_error
+
+    async with ReplicateEmulator(api_token=TOKEN) as emulator, aiohttp.ClientSession() as session:
+        emulator.script(fault)
+        service = ReplicateImageGenService(
+            aiohttp_session=session,
+            api_token=TOKEN,
+            base_url=emulator.base_url,
+            backend_settings={"max_attempts": 1},
+        )
+        _, up = await run_service(service, [TextFrame("x")])
+    [frame] = [f for f in up if isinstance(f, ErrorFrame)]
+    assert "upstream failed" in frame.error
+    assert TOKEN not in frame.error
+    # What an error tracker walks: the chain (__cause__, __context__) and every frame's locals.
+    assert secrets_in_error(frame.exception, [TOKEN]) == []
+
+
+@pytest.mark.parametrize(
+    "construct",
+    [
+        lambda session: ReplicateImageGenService(
+            aiohttp_session=session, backend_settings={"api_token": TOKEN}
+        ),
+        lambda session: BackendImageGenService(
+            backend="replicate", backend_settings={"api_token": TOKEN, "max_attempts": "x"}
+        ),
+    ],
+    ids=["drop-in service", "generic service"],
+)
+async def test_a_refused_token_in_backend_settings_is_in_no_frame(construct: Any) -> None:
+    from imagegen_testing.conformance.checks import secrets_in_error
+
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(ImageGenError) as caught:
+            construct(session)
+    assert secrets_in_error(caught.value, [TOKEN]) == []
+    assert TOKEN not in rendered_with_locals(caught.value)

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from imagegen_core._capabilities import Capabilities
 from imagegen_core._errors import ErrorKind, ImageGenError
 from imagegen_core._progress import GenerationEvent, GenerationProgress
-from imagegen_core._redaction import redact
+from imagegen_core._redaction import detach_secrets, redact
 from imagegen_core._request import ImageRequest
 from imagegen_core._results import GeneratedImage, GenerationWarning
 from imagegen_core._validation import describe_validation
@@ -105,12 +105,16 @@ class ImageBackend(ABC, Generic[SettingsT]):
         try:
             validated = self.settings_model.model_validate(settings)
         except ValidationError as exc:
-            raise ImageGenError(
+            refusal = ImageGenError(
                 f"invalid settings for backend {self.name!r}: {describe_validation(exc)}",
                 kind=ErrorKind.INVALID_REQUEST,
                 backend=self.name,
-            ) from None
-        return validated  # type: ignore[return-value]
+            )
+        else:
+            return validated  # type: ignore[return-value]
+        # Raised outside the handler: pydantic's error quotes the values it was
+        # given, credentials included, and must not ride along as __context__.
+        raise refusal
 
     # -- the protocol -----------------------------------------------------------
 
@@ -290,13 +294,14 @@ class Generation(AsyncIterator[GeneratedImage]):
             self._finished = True
             raise
         except ImageGenError as exc:
-            self._finished = True
-            await self._close_source()
-            raise self._scrubbed(exc) from self._safe_cause(exc)
+            failure = self._scrubbed(exc)
         except Exception as exc:
-            self._finished = True
-            await self._close_source()
-            raise self._wrap(exc) from None
+            failure = self._wrap(exc)
+        # Raised here, outside the handlers, so that the backend's original
+        # error (its message unscrubbed) is not attached as __context__.
+        self._finished = True
+        await self._close_source()
+        raise detach_secrets(failure, self._backend.secret_values())
 
     async def collect(self) -> list[GeneratedImage]:
         """Wait for every image and return them in completion order."""
@@ -314,14 +319,20 @@ class Generation(AsyncIterator[GeneratedImage]):
             await close()
 
     def _scrubbed(self, exc: ImageGenError) -> ImageGenError:
+        """The error with secrets cut from its message and the backend's name filled in.
+
+        A copy keeps the original's chain (what :func:`detach_secrets` lets
+        through of it) and its traceback: the backend's frames are where the
+        error happened, and without them a backend that leaves the name to us
+        (as it may) would hand users tracebacks that end in the core.
+        """
         secrets = list(self._backend.secret_values())
         message = redact(exc.message, secrets)
         if message == exc.message and exc.backend is not None:
             return exc
         copy = exc.copy_with(message=message, backend=exc.backend or self._backend.name)
-        # The copy is raised from here, but the backend's frames are where the
-        # error happened: without them, a backend that leaves the name to us
-        # (as it may) would hand users tracebacks that end in the core.
+        copy.__cause__, copy.__context__ = exc.__cause__, exc.__context__
+        copy.__suppress_context__ = exc.__suppress_context__
         return copy.with_traceback(exc.__traceback__)
 
     def _scrubbed_progress(self, progress: GenerationProgress) -> GenerationProgress:
@@ -331,14 +342,6 @@ class Generation(AsyncIterator[GeneratedImage]):
         message = redact(progress.message, list(self._backend.secret_values()))
         return progress if message == progress.message else replace(progress, message=message)
 
-    def _safe_cause(self, exc: ImageGenError) -> BaseException | None:
-        """The backend's chained cause, unless its text would reveal a secret."""
-        cause = exc.__cause__
-        if cause is None:
-            return None
-        text = str(cause)
-        return cause if redact(text, list(self._backend.secret_values())) == text else None
-
     def _wrap(self, exc: Exception) -> ImageGenError:
         kind = ErrorKind.UNKNOWN
         if isinstance(exc, TimeoutError):
@@ -347,7 +350,9 @@ class Generation(AsyncIterator[GeneratedImage]):
             kind = ErrorKind.CONNECTIVITY
         detail = redact(str(exc), list(self._backend.secret_values()))
         message = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-        return ImageGenError(message, kind=kind, backend=self._backend.name)
+        # With the stray exception's traceback, which points into the backend.
+        wrapped = ImageGenError(message, kind=kind, backend=self._backend.name)
+        return wrapped.with_traceback(exc.__traceback__)
 
 
 class _Events(AsyncIterator[GenerationEvent]):

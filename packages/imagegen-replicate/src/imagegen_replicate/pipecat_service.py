@@ -174,7 +174,11 @@ class ReplicateImageGenService(BaseBackendImageGenService[ReplicateImageGenSetti
                 backend="replicate",
             )
         extra = dict(backend_settings or {})
+        # Like api_token above: a token put in backend_settings must not stay
+        # in this frame, which is in the traceback of any error raised here.
+        del backend_settings
         if clash := sorted(extra.keys() & _SET_ELSEWHERE.keys()):
+            del extra
             raise ImageGenError(
                 "backend_settings must not set "
                 + ", ".join(f"{name!r} (use {_SET_ELSEWHERE[name]})" for name in clash),

@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from abc import abstractmethod
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 import aiohttp
@@ -55,7 +55,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.image_service import ImageGenService
 from pipecat.services.settings import ServiceSettings
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from imagegen_core._backend import BackendSettings, Generation, ImageBackend
 from imagegen_core._decoding import (
@@ -70,7 +70,7 @@ from imagegen_core._downloads import (
     download,
 )
 from imagegen_core._errors import ErrorKind, ImageGenError
-from imagegen_core._redaction import redact
+from imagegen_core._redaction import detach_secrets, redact
 from imagegen_core._render_stream import Arrived, Rendered, RenderStream
 from imagegen_core._request import ImageRequest
 from imagegen_core._results import GeneratedImage
@@ -155,7 +155,14 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
         channels_of(pixel_mode)
         if max_download_bytes < 1 or max_pixels < 1:
             raise ValueError("max_download_bytes and max_pixels must be positive")
-        self._backend, created = _resolve_backend(backend, backend_settings)
+        try:
+            self._backend, created = _resolve_backend(backend, backend_settings)
+        except ImageGenError as error:
+            # backend_settings may hold a credential, and this frame and those
+            # below it are in the error's traceback: drop it before raising.
+            detach_secrets(error, _texts_in(backend_settings))
+            del backend_settings
+            raise
         self._owns_backend = created if close_backend is None else close_backend
         self._sessions = SessionOwner(aiohttp_session, user=f"{type(self).__name__}")
         self._strict = strict
@@ -499,7 +506,10 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
 
     async def _report(self, error: ImageGenError, *, caused_by_application: bool = False) -> None:
         policy = self.failure_policy(error, caused_by_application=caused_by_application)
-        message = redact(str(error), self._backend.secret_values())
+        secrets = list(self._backend.secret_values())
+        message = redact(str(error), secrets)
+        # The frame carries the exception itself, for error trackers to walk.
+        error = detach_secrets(error, secrets)
         await compat.push_error(self, message, exception=error, policy=policy)
 
     def _log_warnings(self, generation: Generation) -> None:
@@ -566,6 +576,19 @@ def _resolve_backend(
     from imagegen_core.plugins import create_backend
 
     return create_backend(backend, backend_settings), True
+
+
+def _texts_in(settings: BackendSettings | Mapping[str, Any] | None) -> Iterator[str]:
+    """Every text in backend settings, any of which may be a credential."""
+    if isinstance(settings, BackendSettings):
+        settings = dict(settings)
+    if not isinstance(settings, Mapping):
+        return
+    for value in settings.values():
+        if isinstance(value, SecretStr):
+            yield value.get_secret_value()
+        elif isinstance(value, str):
+            yield value
 
 
 def _value(settings: ServiceSettings, name: str) -> Any:

@@ -8,6 +8,7 @@ the failure message: they say where it was found, not what it was.
 
 from __future__ import annotations
 
+import inspect
 import io
 import warnings
 from collections.abc import Iterable, Mapping
@@ -34,6 +35,7 @@ __all__ = [
     "decode_image",
     "fail_on_secrets",
     "fetch_image_bytes",
+    "secrets_in_error",
     "unsupported_setting",
 ]
 
@@ -175,3 +177,57 @@ def fail_on_secrets(places: Mapping[str, str], secrets: Iterable[str]) -> None:
     ]
     if findings:
         pytest.fail("credentials leaked: " + "; ".join(findings), pytrace=False)
+
+
+def secrets_in_error(error: BaseException, secrets: Iterable[str]) -> list[str]:
+    """Where in ``error`` a debugger or an error tracker would show one of ``secrets``.
+
+    Walks what such tools walk: every exception chained to ``error``
+    (``__cause__`` and ``__context__``, all the way down), its ``str``,
+    ``repr`` and attributes, and the local variables of every frame of every
+    traceback on the way (each shown with ``repr``, as ``capture_locals``
+    does), except the frames still running in the caller's own call stack
+    (the test that holds the secret to look for it, say). Returns the
+    places, such as ``"error.__context__"`` or ``"local 'raw' of _request in
+    error.__cause__"``, never the secret; empty when nothing shows.
+    """
+    wanted = [s for s in secrets if s]
+    found: list[str] = []
+    running: set[int] = set()
+    caller = inspect.currentframe()
+    while caller is not None:
+        running.add(id(caller))
+        caller = caller.f_back
+    seen: set[int] = set()
+    pending: list[tuple[str, BaseException]] = [("error", error)]
+    while pending:
+        where, current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        own = [
+            str(current),
+            repr(current),
+            _repr(vars(current) if hasattr(current, "__dict__") else {}),
+        ]
+        if any(secret in text for text in own for secret in wanted):
+            found.append(where)
+        tb = current.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            for name, value in ({} if id(frame) in running else frame.f_locals).items():
+                if any(secret in _repr(value) for secret in wanted):
+                    found.append(f"local {name!r} of {frame.f_code.co_name} in {where}")
+            tb = tb.tb_next
+        for link in ("__cause__", "__context__"):
+            linked = getattr(current, link)
+            if linked is not None:
+                pending.append((f"{where}.{link}", linked))
+    return found
+
+
+def _repr(value: object) -> str:
+    try:
+        return repr(value)
+    except Exception as exc:  # a broken repr shows nothing, which is what matters here
+        return f"<repr failed: {type(exc).__name__}>"

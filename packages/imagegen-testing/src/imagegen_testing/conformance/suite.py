@@ -39,6 +39,7 @@ from imagegen_testing.conformance.checks import (
     decode_image,
     fail_on_secrets,
     fetch_image_bytes,
+    secrets_in_error,
     unsupported_setting,
 )
 from imagegen_testing.conformance.guard import find_tampering
@@ -928,12 +929,17 @@ class BackendConformance:
                     await self.collect(bad.generate(self.make_request()))
                 places.update(_error_texts(info.value))
                 places["repr(rejected backend)"] = repr(bad)
+                rejected = info.value
         places["stdlib logs"] = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
         places["loguru logs"] = "\n".join(loguru_lines)
         changed = {k: v for k, v in os.environ.items() if environ_before.get(k) != v}
         places["os.environ changes"] = "\n".join(f"{k}={v}" for k, v in changed.items())
         secrets = [s for b in imagegen_run.backends for s in b.secret_values()]
         fail_on_secrets(places, secrets)
+        if self.invalid_auth_settings is not None:
+            # What an error tracker shows: the chain, and every frame's locals.
+            shown = secrets_in_error(rejected, secrets)
+            assert not shown, f"the rejected generation's error shows a credential in: {shown}"
 
     # -- internals ------------------------------------------------------------------------
 
