@@ -43,6 +43,7 @@ class Settings(BackendSettings):
     tags: list[str] = []
     url: str | None = None
     count: int | None = None
+    allow_private_urls: bool = False
 
 
 class Backend(ImageBackend[Settings]):

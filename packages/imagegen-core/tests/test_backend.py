@@ -88,14 +88,31 @@ REQUEST = ImageRequest(prompt="p")
 
 async def test_images_arrive_in_order_and_warnings_are_collected() -> None:
     fell_short = GenerationWarning("1 of 3 images missing")
-    backend = Scripted(script=[image(0), fell_short, image(1)])
+    backend = Scripted(
+        script=[image(0), fell_short, image(1)], capabilities=Capabilities(max_images_per_call=3)
+    )
 
-    generation = backend.generate(ImageRequest(prompt="p", seed=5))
+    generation = backend.generate(ImageRequest(prompt="p", seed=5, num_images=3))
     images = await generation.collect()
 
     assert [i.index for i in images] == [0, 1]
     assert [w.setting for w in generation.warnings] == ["seed", None]
     assert generation.warnings[1] is fell_short
+    assert backend.finalised
+
+
+async def test_images_beyond_what_was_asked_are_dropped_with_one_warning() -> None:
+    # A provider reply listing 300 outputs for one image asked.
+    backend = Scripted(script=[image(index) for index in range(300)])
+
+    generation = backend.generate(ImageRequest(prompt="p"))
+    images = await generation.collect()
+
+    assert [i.index for i in images] == [0]
+    [warning] = generation.warnings
+    assert warning.message == (
+        "the backend returned more than the 1 image asked for; the extra ones were dropped"
+    )
     assert backend.finalised
 
 

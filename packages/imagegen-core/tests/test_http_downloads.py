@@ -6,13 +6,25 @@ import asyncio
 import gzip
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 
-from imagegen_core._downloads import describe_url, download
+from imagegen_core import AddressPolicy
+from imagegen_core._downloads import describe_url, guarded_connector
+from imagegen_core._downloads import download as download_anywhere
 from imagegen_core._errors import ErrorKind, ImageGenError
+
+LOOPBACK_TRUSTED = AddressPolicy(trusted_hosts=frozenset({"127.0.0.1"}))
+"""The test server is on loopback, which is refused unless trusted (as an API host is)."""
+
+
+def download(session: aiohttp.ClientSession, url: str, **options: Any) -> Any:
+    """:func:`download` as these tests use it: from the loopback test server."""
+    return download_anywhere(session, url, **{"addresses": LOOPBACK_TRUSTED, **options})
+
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -224,3 +236,148 @@ async def test_arguments_are_checked(session: aiohttp.ClientSession) -> None:
         await download(session, "http://127.0.0.1/", max_bytes=0)
     with pytest.raises(ValueError, match="attempts"):
         await download(session, "http://127.0.0.1/", attempts=0)
+
+
+# -- links that cannot or may not be fetched ------------------------------------------
+
+
+def redirect(location: str) -> Handler:
+    async def handle(_: web.Request) -> web.StreamResponse:
+        # A raw header: web.HTTPFound would normalise the URL's encoding.
+        return web.Response(status=302, headers={"Location": location})
+
+    return handle
+
+
+@pytest.mark.parametrize("scheme", ["file", "ftp"])
+async def test_a_redirect_to_another_scheme_is_an_unusable_link_not_connectivity(
+    server: Server, session: aiohttp.ClientSession, scheme: str
+) -> None:
+    server.routes["/out.png"] = redirect(f"{scheme}:///etc/passwd")
+    with pytest.raises(ImageGenError) as caught:
+        await download(session, server.url("/out.png"), backoff=0.01)
+    error = caught.value
+    assert (error.kind, error.retryable) == (ErrorKind.SERVER, False)
+    assert f"it redirected to a {scheme!r} URL; only http and https URLs are fetched" in str(error)
+    assert server.hits["/out.png"] == 1, "not retried"
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://files.example/a.png", "gopher:x"])
+async def test_a_link_that_is_not_http_is_refused_before_any_request(
+    session: aiohttp.ClientSession, url: str
+) -> None:
+    with pytest.raises(ImageGenError) as caught:
+        await download_anywhere(session, url)
+    assert (caught.value.kind, caught.value.retryable) == (ErrorKind.SERVER, False)
+    assert "only http and https URLs are fetched" in caught.value.message
+
+
+async def test_a_redirect_loop_says_so(server: Server, session: aiohttp.ClientSession) -> None:
+    server.routes["/loop"] = redirect("/loop")
+    with pytest.raises(ImageGenError) as caught:
+        await download(session, server.url("/loop"), backoff=0.01)
+    assert caught.value.message.endswith("a redirect loop (more than 10 redirects)")
+    assert "HTTP 0" not in caught.value.message
+    assert (caught.value.kind, caught.value.retryable) == (ErrorKind.SERVER, False)
+    assert server.hits["/loop"] == 11
+
+
+async def test_redirects_are_followed_with_the_query_string_unchanged(
+    server: Server, session: aiohttp.ClientSession
+) -> None:
+    seen: list[str] = []
+
+    async def signed(request: web.Request) -> web.Response:
+        seen.append(request.raw_path)
+        return web.Response(body=b"png", content_type="image/png")
+
+    server.routes["/short"] = redirect("/files/a.png?X-Sig=a%2Fb%3D&e=1")
+    server.routes["/files/a.png"] = signed
+    assert (await download(session, server.url("/short"))).data == b"png"
+    assert seen == ["/files/a.png?X-Sig=a%2Fb%3D&e=1"]
+
+
+@pytest.mark.parametrize(
+    ("host", "what"),
+    [
+        ("127.0.0.1", "a loopback address (127.0.0.1)"),
+        ("169.254.169.254", "a link-local address (169.254.169.254)"),
+        ("10.0.0.7", "a private address (10.0.0.7)"),
+        ("[::1]", "a loopback address (::1)"),
+        ("[::ffff:169.254.169.254]", "a link-local address (169.254.169.254)"),
+    ],
+)
+async def test_private_loopback_and_link_local_targets_are_refused_by_default(
+    session: aiohttp.ClientSession, host: str, what: str
+) -> None:
+    with pytest.raises(ImageGenError) as caught:
+        await download_anywhere(session, f"http://{host}/latest/meta-data/")
+    error = caught.value
+    assert (error.kind, error.retryable) == (ErrorKind.SERVER, False)
+    assert f"its host is {what}" in error.message
+    assert "allow_private_urls" in error.message
+
+
+async def test_a_redirect_to_a_private_address_is_refused(
+    server: Server, session: aiohttp.ClientSession
+) -> None:
+    server.routes["/out.png"] = redirect("http://169.254.169.254/latest/meta-data/")
+    with pytest.raises(ImageGenError) as caught:
+        await download(session, server.url("/out.png"))
+    assert "refused to download http://169.254.169.254/latest/meta-data/" in caught.value.message
+
+
+async def test_a_name_that_resolves_to_a_refused_address_is_refused(
+    server: Server, session: aiohttp.ClientSession
+) -> None:
+    # "localhost" names no address itself; it resolves to loopback.
+    server.routes["/a.png"] = reply(b"png")
+    url = server.url("/a.png").replace("127.0.0.1", "localhost")
+    with pytest.raises(ImageGenError) as caught:
+        await download_anywhere(session, url)
+    assert "refused to download http://localhost:" in caught.value.message
+    assert "its host is a loopback address (127.0.0.1)" in caught.value.message
+
+
+async def test_a_guarded_connector_refuses_such_a_name_before_connecting(
+    server: Server,
+) -> None:
+    server.routes["/a.png"] = reply(b"png")
+    url = server.url("/a.png").replace("127.0.0.1", "localhost")
+    async with aiohttp.ClientSession(connector=guarded_connector()) as guarded:
+        with pytest.raises(ImageGenError) as caught:
+            await download_anywhere(guarded, url)
+        assert "its host is a loopback address (127.0.0.1)" in caught.value.message
+        assert (caught.value.kind, caught.value.retryable) == (ErrorKind.SERVER, False)
+        assert server.hits["/a.png"] == 0, "nothing was sent"
+        # The API's own host stays reachable through the same connector's policy.
+        trusting = aiohttp.ClientSession(
+            connector=guarded_connector(AddressPolicy(trusted_hosts=frozenset({"localhost"})))
+        )
+        async with trusting:
+            assert (await download_anywhere(trusting, url, addresses=trusting_policy())).data
+    assert server.hits["/a.png"] == 1
+
+
+def trusting_policy() -> AddressPolicy:
+    return AddressPolicy(trusted_hosts=frozenset({"localhost"}))
+
+
+async def test_allow_private_fetches_any_target(
+    server: Server, session: aiohttp.ClientSession
+) -> None:
+    server.routes["/a.png"] = reply(b"png")
+    fetched = await download_anywhere(
+        session, server.url("/a.png"), addresses=AddressPolicy(allow_private=True)
+    )
+    assert fetched.data == b"png"
+
+
+def test_a_policy_trusts_the_hosts_of_its_base_urls() -> None:
+    policy = AddressPolicy.for_base_urls("http://127.0.0.1:5000/v1", None, "not a url")
+    assert policy.trusted_hosts == frozenset({"127.0.0.1"})
+    assert policy.refusal("127.0.0.1", "127.0.0.1") is None
+    assert policy.refusal("LOCALHOST", "127.0.0.1") == "a loopback address (127.0.0.1)"
+    assert policy.refusal("cdn.example", "93.184.216.34") is None
+    assert policy.refusal("x", "fc00::1") == "a private address (fc00::1)"
+    assert policy.refusal("x", "100.64.0.1") == "a non-public address (100.64.0.1)"

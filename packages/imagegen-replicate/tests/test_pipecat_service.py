@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import os
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -22,6 +23,7 @@ from imagegen_replicate import BASE_URL_ENV_VAR, TOKEN_ENV_VAR, ReplicateImageGe
 from imagegen_testing.emulator import (
     DEFAULT_DEPLOYMENT,
     FLUX_SCHNELL,
+    Fault,
     Latency,
     ReplicateEmulator,
     Route,
@@ -401,3 +403,40 @@ async def test_missing_token_is_an_error_frame_before_any_request(
     [error] = errors(up)
     assert "no Replicate API token was given; set the api_token setting or" in error.error
     assert images(down) == []
+
+
+def reply_with_outputs(*outputs: str) -> Fault:
+    """A create reply, already succeeded, listing ``outputs`` (a hostile or broken provider)."""
+    body = {"id": "hostile1", "status": "succeeded", "output": list(outputs), "urls": {}}
+    return Fault.malformed_reply(json.dumps(body), route=Route.MODELS_PREDICTIONS_CREATE)
+
+
+async def test_a_reply_is_bounded_to_what_was_asked_and_links_stay_out_of_the_network() -> None:
+    async with ReplicateEmulator() as emulator, aiohttp.ClientSession() as session:
+        # The first prompt makes a real file on the emulator, on the API's own host.
+        down, up = await run(small_images_from(emulator, session), [TextFrame("a real one")])
+        [real] = images(down)
+        assert real.url.startswith(emulator.base_url.removesuffix("/v1"))
+        emulator.script(reply_with_outputs(real.url, *[real.url] * 299))
+        emulator.script(reply_with_outputs("http://169.254.169.254/latest/meta-data/iam"))
+        service = small_images_from(emulator, session)
+        down, up = await run(service, [TextFrame("one, please"), TextFrame("metadata")])
+    assert len(images(down)) == 1, "300 outputs listed, 1 image asked"
+    [error] = errors(up)
+    assert "refused to download http://169.254.169.254/latest/meta-data/iam" in error.error
+    assert "its host is a link-local address" in error.error
+    assert not error.fatal
+
+
+async def test_allow_private_urls_lets_links_into_the_network() -> None:
+    async with ReplicateEmulator() as emulator, aiohttp.ClientSession() as session:
+        service = ReplicateImageGenService(
+            aiohttp_session=session,
+            api_token=emulator.api_token,
+            base_url=emulator.base_url,
+            backend_settings={"allow_private_urls": True},
+        )
+        assert service.backend.address_policy().allow_private
+        default = small_images_from(emulator, session)
+        assert not default.backend.address_policy().allow_private
+        assert default.backend.address_policy().trusted_hosts == {"127.0.0.1"}

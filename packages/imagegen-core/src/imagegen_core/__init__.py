@@ -15,6 +15,7 @@ Three public subpackages/modules sit beside it, each a layer of its own:
 Importing this package never imports Pipecat or aiohttp.
 """
 
+from imagegen_core._addresses import AddressPolicy
 from imagegen_core._backend import BackendItem, BackendSettings, Generation, ImageBackend
 from imagegen_core._cancellation import DEFAULT_CLEANUP_TIMEOUT, finish_cleanup
 from imagegen_core._capabilities import Capabilities
@@ -64,6 +65,7 @@ __all__ = [
     "MAX_PROGRESS_MESSAGE_LENGTH",
     "MAX_PROMPT_LENGTH",
     "REDACTED",
+    "AddressPolicy",
     "BackendInfo",
     "BackendItem",
     "BackendSettings",

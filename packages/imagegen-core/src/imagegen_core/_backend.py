@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
+from imagegen_core._addresses import AddressPolicy
 from imagegen_core._capabilities import Capabilities
 from imagegen_core._errors import ErrorKind, ImageGenError
 from imagegen_core._progress import GenerationEvent, GenerationProgress
@@ -189,6 +190,20 @@ class ImageBackend(ABC, Generic[SettingsT]):
     ) -> None:
         await self.aclose()
 
+    # -- links ------------------------------------------------------------------
+
+    def address_policy(self) -> AddressPolicy:
+        """Where the links this backend's provider returns may be fetched from.
+
+        The default is :meth:`AddressPolicy.for_settings`: the host of the API
+        base URL is trusted (so an emulator or a self-hosted provider on
+        ``127.0.0.1`` or the LAN works with no setting), an
+        ``allow_private_urls`` setting set to true allows every private,
+        loopback and link-local address, and other such targets are refused.
+        Override for anything else.
+        """
+        return AddressPolicy.for_settings(self._settings)
+
     # -- secrets ----------------------------------------------------------------
 
     def secret_values(self) -> Iterable[str]:
@@ -220,7 +235,9 @@ class Generation(AsyncIterator[GeneratedImage]):
     images and :class:`~imagegen_core.GenerationProgress` reports in the
     order the backend produced them. Use one of the two per generation.
     :attr:`warnings` fills as the backend reports settings it ignored or
-    results that fell short. Any exception other than cancellation leaves as
+    results that fell short. Never more images than the request's
+    ``num_images`` come out: extras a backend yields are dropped, with a
+    warning. Any exception other than cancellation leaves as
     :class:`ImageGenError`, with secrets scrubbed.
     """
 
@@ -234,6 +251,9 @@ class Generation(AsyncIterator[GeneratedImage]):
         self._source: AsyncIterator[BackendItem] | None = None
         self._finished = False
         self._reported = 0
+        self._images_seen = 0
+        self.images_dropped = 0
+        """Images the backend yielded beyond the request's ``num_images`` (dropped, not yielded)."""
 
     def add_warning(self, warning: GenerationWarning) -> None:
         """Record a warning, or raise it as an error in strict mode.
@@ -289,6 +309,8 @@ class Generation(AsyncIterator[GeneratedImage]):
                 if isinstance(item, GenerationProgress):
                     item = self._scrubbed_progress(item)
                     self.progress = item
+                elif isinstance(item, GeneratedImage) and not self._within_request():
+                    continue
                 return item
         except StopAsyncIteration:
             self._finished = True
@@ -302,6 +324,28 @@ class Generation(AsyncIterator[GeneratedImage]):
         self._finished = True
         await self._close_source()
         raise detach_secrets(failure, self._backend.secret_values())
+
+    def _within_request(self) -> bool:
+        """Count an image; False once more arrive than were asked for (dropped, warned once).
+
+        A provider's reply is untrusted: one that lists 300 outputs for one
+        image must not turn into 300 downloads and 300 frames.
+        """
+        self._images_seen += 1
+        asked = self.request.num_images
+        if self._images_seen <= asked:
+            return True
+        self.images_dropped += 1
+        if self._images_seen == asked + 1:
+            noun = "image" if asked == 1 else "images"
+            self.add_warning(
+                GenerationWarning(
+                    f"the backend returned more than the {asked} {noun} asked for; "
+                    "the extra ones were dropped",
+                    setting="num_images",
+                )
+            )
+        return False
 
     async def collect(self) -> list[GeneratedImage]:
         """Wait for every image and return them in completion order."""

@@ -16,14 +16,22 @@ name a URL by scheme, host and path (:func:`describe_url`).
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import ipaddress
+import socket
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from urllib.parse import urlsplit
 
 import aiohttp
+import aiohttp.abc
+import yarl
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from imagegen_core._addresses import AddressPolicy
 from imagegen_core._errors import ErrorKind, ImageGenError
 from imagegen_core._http_limits import read_capped, retry_after_seconds
 from imagegen_core._redaction import redact
@@ -33,9 +41,12 @@ __all__ = [
     "DEFAULT_DOWNLOAD_ATTEMPTS",
     "DEFAULT_DOWNLOAD_TIMEOUT",
     "DEFAULT_MAX_DOWNLOAD_BYTES",
+    "MAX_REDIRECTS",
     "Download",
     "describe_url",
     "download",
+    "guarded_connector",
+    "refuse_oversized_inline",
 ]
 
 DEFAULT_MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
@@ -48,6 +59,14 @@ DEFAULT_DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=120, sock_connect=15, soc
 
 DEFAULT_DOWNLOAD_ATTEMPTS = 3
 """Tries per image before a transient failure is reported."""
+
+MAX_REDIRECTS = 10
+"""Redirects followed per fetch; more is reported as a redirect loop."""
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+_LOOKUP_TIMEOUT = 5.0
+"""Seconds the check of a caller's session waits for DNS before leaving the name to it."""
 
 _MAX_RETRY_AFTER = 5.0
 
@@ -92,6 +111,7 @@ async def download(
     client_timeout: aiohttp.ClientTimeout = DEFAULT_DOWNLOAD_TIMEOUT,
     attempts: int = DEFAULT_DOWNLOAD_ATTEMPTS,
     backoff: float = 0.25,
+    addresses: AddressPolicy | None = None,
 ) -> Download:
     """Fetch ``url`` with ``session``, within a byte cap, retrying transient failures.
 
@@ -104,11 +124,17 @@ async def download(
             time-outs, 429 and 5xx answers) are tried again.
         backoff: Seconds before the first retry; doubled for each further one.
             A ``Retry-After`` answer is honoured up to five seconds.
+        addresses: Where the URL and every redirect may lead. By default
+            (None) private, loopback and link-local addresses are refused, be
+            they named in the URL or what its host resolves to; the check is
+            made on the address connected to, on every hop.
 
     Raises:
         ImageGenError: ``invalid_request`` when the body is over ``max_bytes``;
-            ``connectivity``, ``timeout``, ``rate_limit`` or ``server`` when
-            the fetch failed, after the retries.
+            ``server``, not retried, when the link cannot or may not be
+            fetched (not http(s), a redirect to another scheme or in a loop,
+            a refused address); ``connectivity``, ``timeout``, ``rate_limit``
+            or ``server`` when the fetch failed, after the retries.
     """
     if max_bytes < 1:
         raise ValueError("max_bytes must be positive")
@@ -124,7 +150,14 @@ async def download(
         )
 
     return await call_with_retries(
-        partial(_fetch_once, session, url, max_bytes=max_bytes, client_timeout=client_timeout),
+        partial(
+            _fetch_once,
+            session,
+            url,
+            max_bytes=max_bytes,
+            client_timeout=client_timeout,
+            addresses=AddressPolicy() if addresses is None else addresses,
+        ),
         should_retry=lambda exc: attempts > 1 and _is_retryable(exc),
         retrying=retrying,
     )
@@ -153,42 +186,213 @@ async def _fetch_once(
     *,
     max_bytes: int,
     client_timeout: aiohttp.ClientTimeout,
+    addresses: AddressPolicy,
 ) -> Download:
-    where = describe_url(url)
-    if urlsplit(url).scheme not in ("http", "https") or where == "<malformed URL>":
-        raise ImageGenError(
-            f"cannot download {where}: only http and https URLs are fetched",
-            kind=ErrorKind.SERVER,
-            retryable=False,
+    """One attempt: follow up to :data:`MAX_REDIRECTS` redirects, each hop checked."""
+    first = describe_url(url)
+    current = url
+    for hop in range(MAX_REDIRECTS + 1):
+        target = _checked_target(current, first if hop else None)
+        where = describe_url(current)
+        try:
+            await _check_host(session, target, addresses, where)
+            async with session.get(
+                target, timeout=client_timeout, allow_redirects=False
+            ) as response:
+                if response.status in _REDIRECTS:
+                    current = _next_hop(target, response.headers.get("Location"), where)
+                    continue
+                if response.status >= 400:
+                    raise _status_error(response.status, response.headers, where)
+                body = await read_capped(
+                    response, max_bytes, functools.partial(_too_large, where, max_bytes)
+                )
+                media_type = response.content_type if "Content-Type" in response.headers else None
+                return Download(body, media_type)
+        except ImageGenError:
+            raise
+        except TimeoutError:
+            failure = ImageGenError(f"downloading {where} timed out", kind=ErrorKind.TIMEOUT)
+        except aiohttp.ClientResponseError as exc:
+            # Only reached with a session made with raise_for_status=True.
+            failure = _status_error(exc.status, exc.headers, where)
+        except aiohttp.InvalidURL as exc:
+            failure = _unusable_link(f"downloading {where} failed: {type(exc).__name__}")
+        except (aiohttp.ClientError, OSError) as exc:
+            refused = getattr(exc, "os_error", None)
+            if isinstance(refused, _RefusedAddress):
+                failure = _refused(where, str(refused))
+            else:
+                detail = redact(str(exc).replace(current, where))
+                message = f"downloading {where} failed: {type(exc).__name__}"
+                failure = ImageGenError(
+                    f"{message}: {detail}" if detail else message, kind=ErrorKind.CONNECTIVITY
+                )
+        # Raised outside the handlers: the library's exception may quote the
+        # full URL (its signed query string) and must not ride along as context.
+        raise failure
+    raise _unusable_link(
+        f"downloading {first} failed: a redirect loop (more than {MAX_REDIRECTS} redirects)"
+    )
+
+
+def _checked_target(url: str, redirected_from: str | None) -> yarl.URL:
+    """The URL as yarl reads it, refused unless it is a well-formed http(s) URL.
+
+    Read as encoded: a signed query string must reach the server byte for byte.
+    """
+    scheme = urlsplit(url).scheme.lower() if url else ""
+    if scheme not in ("http", "https"):
+        # Only the scheme is named: the rest of an untrusted value could be anything.
+        readable = scheme.isalnum() and len(scheme) <= 16
+        named = f"a {scheme!r} URL" if readable else "no http(s) URL"
+        what = (
+            f"downloading {redirected_from} failed: it redirected to {named}"
+            if redirected_from is not None
+            else f"cannot download the image: its link is {named}"
         )
+        raise _unusable_link(f"{what}; only http and https URLs are fetched")
     try:
-        async with session.get(url, timeout=client_timeout) as response:
-            if response.status >= 400:
-                raise _status_error(response.status, response.headers, where)
-            body = await read_capped(
-                response, max_bytes, lambda how: _too_large(where, max_bytes, how)
+        target: yarl.URL | None = yarl.URL(url, encoded=True)
+    except ValueError:
+        target = None
+    if target is None or not target.raw_host:
+        raise _unusable_link("cannot download <malformed URL>: it names no host")
+    return target
+
+
+def _next_hop(target: yarl.URL, location: str | None, where: str) -> str:
+    if not location:
+        raise _unusable_link(f"downloading {where} failed: a redirect without a Location")
+    try:
+        return str(target.join(yarl.URL(location, encoded=True)))
+    except ValueError:
+        raise _unusable_link(f"downloading {where} failed: a redirect to a malformed URL") from None
+
+
+async def _check_host(
+    session: aiohttp.ClientSession, target: yarl.URL, addresses: AddressPolicy, where: str
+) -> None:
+    """Refuse a URL whose host is, or resolves to, a refused address, before connecting.
+
+    A host that is an address is judged as it is. A DNS name is judged at
+    connect time by a session built on :func:`guarded_connector` (the core's
+    own sessions are), on the very addresses connected to, so a name that
+    resolves differently a moment later (DNS rebinding) cannot slip through.
+    On another session (the caller's) the name is resolved and judged here,
+    just before the request: that stops a name that leads into the network,
+    though not one that changes its answer between this lookup and aiohttp's.
+    A name that does not resolve here is left to the session (it fails there,
+    or a test double such as vcrpy answers for it).
+    """
+    host = target.raw_host or ""
+    if addresses.trusts(host):
+        return
+    if _is_address(host):
+        _refuse_if_private(addresses, host, host.strip("[]"), where)
+        return
+    if isinstance(session.connector, aiohttp.TCPConnector) and _guarded(session.connector):
+        return
+    try:
+        async with asyncio.timeout(_LOOKUP_TIMEOUT):
+            found = await asyncio.get_running_loop().getaddrinfo(
+                host, target.port, type=socket.SOCK_STREAM
             )
-            media_type = response.content_type if "Content-Type" in response.headers else None
-            return Download(body, media_type)
-    except ImageGenError:
-        raise
-    except TimeoutError:
-        raise ImageGenError(f"downloading {where} timed out", kind=ErrorKind.TIMEOUT) from None
-    except aiohttp.ClientResponseError as exc:
-        # Only reached with a session made with raise_for_status=True.
-        raise _status_error(exc.status, exc.headers, where) from None
-    except (aiohttp.InvalidURL, aiohttp.TooManyRedirects) as exc:
-        raise ImageGenError(
-            f"downloading {where} failed: {type(exc).__name__}",
-            kind=ErrorKind.SERVER,
-            retryable=False,
-        ) from None
-    except aiohttp.ClientError as exc:
-        detail = redact(str(exc).replace(url, where))
-        message = f"downloading {where} failed: {type(exc).__name__}"
-        raise ImageGenError(
-            f"{message}: {detail}" if detail else message, kind=ErrorKind.CONNECTIVITY
-        ) from None
+    except (OSError, TimeoutError):
+        return
+    for info in found:
+        _refuse_if_private(addresses, host, str(info[4][0]), where)
+
+
+def _guarded(connector: aiohttp.TCPConnector) -> bool:
+    return connector in _GUARDED_CONNECTORS
+
+
+def guarded_connector(addresses: AddressPolicy | None = None) -> aiohttp.TCPConnector:
+    """A connector whose DNS lookups refuse names that resolve to refused addresses.
+
+    Build the session links are fetched with on it
+    (``aiohttp.ClientSession(connector=guarded_connector(policy))``) and a
+    name leading to a private, loopback or link-local address is refused
+    before any connection is made to it; :func:`download` checks the
+    connected address in any case, but only once the request is sent.
+    """
+    connector = aiohttp.TCPConnector(resolver=_GuardedResolver(addresses or AddressPolicy()))
+    _GUARDED_CONNECTORS.add(connector)
+    return connector
+
+
+_GUARDED_CONNECTORS: weakref.WeakSet[aiohttp.TCPConnector] = weakref.WeakSet()
+"""Connectors made by :func:`guarded_connector`, whose lookups already judge each name."""
+
+
+class _RefusedAddress(OSError):
+    """Raised by :class:`_GuardedResolver`; aiohttp passes it on as ``os_error``."""
+
+
+class _GuardedResolver(aiohttp.abc.AbstractResolver):
+    """aiohttp's default resolver, refusing a name if any of its addresses is refused."""
+
+    def __init__(self, addresses: AddressPolicy) -> None:
+        self._addresses = addresses
+        self._inner = aiohttp.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[aiohttp.abc.ResolveResult]:
+        found = await self._inner.resolve(host, port, family)
+        for result in found:
+            reason = self._addresses.refusal(host, result["host"])
+            if reason is not None:
+                raise _RefusedAddress(f"its host is {reason}")
+        return found
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def _refuse_if_private(addresses: AddressPolicy, host: str, address: str, where: str) -> None:
+    reason = addresses.refusal(host, address)
+    if reason is not None:
+        raise _refused(where, f"its host is {reason}")
+
+
+def _refused(where: str, why: str) -> ImageGenError:
+    return _unusable_link(
+        f"refused to download {where}: {why}, which links a provider returns may not reach "
+        "(allow_private_urls allows it)"
+    )
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _unusable_link(message: str) -> ImageGenError:
+    """A link that cannot or may not be fetched: the provider's reply was unusable.
+
+    Not a connectivity problem, so not retried; the kind is ``server`` (the
+    provider's side is at fault) and the Pipecat service reports a failed
+    output as a failure of that prompt, not an outage (see its ``_render``).
+    """
+    return ImageGenError(message, kind=ErrorKind.SERVER, retryable=False)
+
+
+def refuse_oversized_inline(data: bytes, max_bytes: int, index: int) -> None:
+    """Apply the download byte cap to an image a provider sent inline (a ``data:`` URL, base64).
+
+    An inline image is as untrusted as a linked one; without this, sending
+    the file inline would be the way around :func:`download`'s cap.
+
+    Raises:
+        ImageGenError: ``invalid_request`` when ``data`` is over ``max_bytes``.
+    """
+    if len(data) > max_bytes:
+        raise _too_large(f"image {index} (sent inline)", max_bytes, f"{len(data):,} bytes")
 
 
 def _too_large(where: str, max_bytes: int, how: str) -> ImageGenError:

@@ -97,6 +97,7 @@ class RenderStream(Generic[T]):
         self._queue: asyncio.Queue[Arrived | Rendered[T] | _End] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._failure: ImageGenError | None = None
+        self._failure_in_render = False
         self._cancel_requested = False
         self._ended = False
 
@@ -104,6 +105,15 @@ class RenderStream(Generic[T]):
     def cancel_requested(self) -> bool:
         """Whether :meth:`cancel` was called before the generation finished."""
         return self._cancel_requested
+
+    @property
+    def failed_in_render(self) -> bool:
+        """Whether the failure raised came from rendering one image, not from the generation.
+
+        Then the provider did its work and one output of its reply could not
+        be used (a link refused or gone, a file too large or undecodable).
+        """
+        return self._failure is not None and self._failure_in_render
 
     @property
     def done(self) -> bool:
@@ -164,16 +174,18 @@ class RenderStream(Generic[T]):
         try:
             result = await self._render(image)
         except ImageGenError as exc:
-            self._fail(exc)
+            self._fail(exc, in_render=True)
         except Exception as exc:
             self._fail(
-                ImageGenError(f"rendering image {image.index} failed: {type(exc).__name__}: {exc}")
+                ImageGenError(f"rendering image {image.index} failed: {type(exc).__name__}: {exc}"),
+                in_render=True,
             )
         else:
             self._queue.put_nowait(Rendered(image, result))
 
-    def _fail(self, error: ImageGenError) -> None:
+    def _fail(self, error: ImageGenError, *, in_render: bool = False) -> None:
         if self._failure is None:
             self._failure = error
+            self._failure_in_render = in_render
         elif error.kind is not ErrorKind.CANCELED:
             _log.warning("further failure in the same generation: %s", error)

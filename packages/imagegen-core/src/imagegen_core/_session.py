@@ -10,6 +10,7 @@ caller closed it is the caller's mistake, reported as such.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from imagegen_core._errors import ErrorKind, ImageGenError
@@ -29,14 +30,22 @@ class SessionOwner:
             :meth:`aclose`, so an owner can be reused).
         user: Who uses the session, for the message when the caller's
             session turns out to be closed ("the Replicate backend").
+        connector: Makes the connector of a session this owner creates
+            (:func:`imagegen_core.http.guarded_connector`, say); aiohttp's
+            default when None.
     """
 
     def __init__(
-        self, session: aiohttp.ClientSession | None = None, *, user: str = "imagegen"
+        self,
+        session: aiohttp.ClientSession | None = None,
+        *,
+        user: str = "imagegen",
+        connector: Callable[[], aiohttp.BaseConnector] | None = None,
     ) -> None:
         self._given = session
         self._own: aiohttp.ClientSession | None = None
         self._user = user
+        self._connector = connector
 
     @property
     def owns_session(self) -> bool:
@@ -60,7 +69,8 @@ class SessionOwner:
             # Imported here: an owner that never makes a request never pays for aiohttp.
             import aiohttp
 
-            self._own = aiohttp.ClientSession()
+            connector = self._connector() if self._connector is not None else None
+            self._own = aiohttp.ClientSession(connector=connector)
         return self._own
 
     async def aclose(self) -> None:

@@ -9,6 +9,10 @@ chores that decide whether a provider's reply is safe to take in:
   query string;
 - :func:`read_capped`: read any response body under a byte cap, refused as
   soon as it is known to be too long;
+- :class:`~imagegen_core.AddressPolicy`: where such links may lead (private,
+  loopback and link-local addresses are refused unless trusted), checked by
+  :func:`download` on the address it connects to, on every redirect, and by
+  sessions built on :func:`guarded_connector` before they connect;
 - :func:`retry_after_seconds`: the seconds a ``Retry-After`` header asks for,
   in either of its forms;
 - :func:`call_with_retries`: a tenacity retry policy that costs nothing
@@ -21,13 +25,16 @@ on them behaves exactly like the bundled ones. Importing this module imports
 aiohttp; ``import imagegen_core`` alone does not.
 """
 
+from imagegen_core._addresses import AddressPolicy
 from imagegen_core._downloads import (
     DEFAULT_DOWNLOAD_ATTEMPTS,
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_DOWNLOAD_BYTES,
+    MAX_REDIRECTS,
     Download,
     describe_url,
     download,
+    guarded_connector,
 )
 from imagegen_core._http_limits import BODY_CHUNK_BYTES, read_capped, retry_after_seconds
 from imagegen_core._retries import call_with_retries
@@ -38,11 +45,14 @@ __all__ = [
     "DEFAULT_DOWNLOAD_ATTEMPTS",
     "DEFAULT_DOWNLOAD_TIMEOUT",
     "DEFAULT_MAX_DOWNLOAD_BYTES",
+    "MAX_REDIRECTS",
+    "AddressPolicy",
     "Download",
     "SessionOwner",
     "call_with_retries",
     "describe_url",
     "download",
+    "guarded_connector",
     "read_capped",
     "retry_after_seconds",
 ]

@@ -178,7 +178,13 @@ def test_schema_follows_the_order_of_choice(
     result = run("schema")
 
     assert result.code == 0
-    assert set(json.loads(result.out)["properties"]) == {"colour", "tags", "url", "count"}
+    assert set(json.loads(result.out)["properties"]) == {
+        "colour",
+        "tags",
+        "url",
+        "count",
+        "allow_private_urls",
+    }
 
 
 @pytest.mark.parametrize(
@@ -431,6 +437,11 @@ class _ImageServer(BaseHTTPRequestHandler):
     png = b""
 
     def do_GET(self) -> None:
+        if self.path.startswith("/to-"):  # /to-file, /to-ftp: a redirect to another scheme
+            self.send_response(302)
+            self.send_header("Location", f"{self.path[4:]}:///etc/passwd")
+            self.end_headers()
+            return
         body = self.png if self.path == "/img.png" else b"x" * 5000
         self.send_response(200 if self.path != "/gone.png" else 404)
         self.send_header("Content-Type", "image/png")
@@ -459,10 +470,71 @@ def image_server() -> Iterator[str]:
         thread.join(5)
 
 
-def generate_from(run: Any, out: Path, url: str, *extra: str) -> Run:
-    """Run ``generate`` with the throwaway backend that answers with ``url``."""
-    result: Run = run("generate", "p", "-b", "good", "--set", f"url={url}", "-o", str(out), *extra)
+def generate_from(run: Any, out: Path, url: str, *extra: str, private: bool = True) -> Run:
+    """Run ``generate`` with the throwaway backend that answers with ``url``.
+
+    The image server is on loopback, which links from a provider may reach
+    only when allowed (``private``).
+    """
+    allow = ["--set", "allow_private_urls=true"] if private else []
+    args = ["generate", "p", "-b", "good", "--set", f"url={url}", *allow, "-o", str(out)]
+    result: Run = run(*args, *extra)
     return result
+
+
+def test_generate_refuses_links_to_private_addresses_unless_allowed(
+    plugins: Any, run: Any, out: Path, image_server: str
+) -> None:
+    plugins.install("good")
+
+    result = generate_from(run, out, f"{image_server}/img.png", private=False)
+
+    line = one_line_error(result)
+    assert "server: refused to download http://127.0.0.1:" in line
+    assert "its host is a loopback address (127.0.0.1)" in line
+    assert "allow_private_urls" in line
+    assert list(out.glob("*")) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/to-file", "it redirected to a 'file' URL; only http and https URLs are fetched"),
+        ("/to-ftp", "it redirected to a 'ftp' URL; only http and https URLs are fetched"),
+    ],
+)
+def test_generate_reports_a_redirect_to_another_scheme_as_an_unusable_link(
+    plugins: Any, run: Any, out: Path, image_server: str, path: str, message: str
+) -> None:
+    plugins.install("good")
+
+    line = one_line_error(generate_from(run, out, f"{image_server}{path}"))
+
+    assert line.startswith("imagegen: error: server: downloading")
+    assert message in line
+
+
+def test_generate_reports_a_file_link_as_an_unusable_link(
+    plugins: Any, run: Any, out: Path
+) -> None:
+    plugins.install("good")
+
+    line = one_line_error(generate_from(run, out, "file:///etc/passwd"))
+
+    assert line == (
+        "imagegen: error: server: cannot download the image: its link is a 'file' URL; "
+        "only http and https URLs are fetched"
+    )
+
+
+def test_generate_caps_inline_images_like_downloads(run: Any, out: Path) -> None:
+    # The fake backend sends its images inline; a 64x64 PNG is more than 100 bytes.
+    result = run("generate", "p", "-b", "fake", "-o", str(out), "--max-bytes", "100")
+
+    assert "image 0 (sent inline) is larger than the download limit of 100 bytes" in (
+        one_line_error(result)
+    )
+    assert list(out.glob("*")) == []
 
 
 def test_generate_downloads_url_outputs(

@@ -33,6 +33,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from imagegen_core import (
     MAX_PROMPT_LENGTH,
+    AddressPolicy,
     BackendSettings,
     Capabilities,
     ErrorKind,
@@ -42,9 +43,11 @@ from imagegen_core import (
     ImageRequest,
     OutputFormat,
 )
+from imagegen_core._downloads import _guarded
 from imagegen_core.pipecat import _compat as compat
 from imagegen_core.pipecat._failover import failure_policy
 from imagegen_core.pipecat._service import BackendImageGenService, ImageGenUpdateSettingsFrame
+from imagegen_testing.conformance.capture import loguru_messages
 from imagegen_testing.fake import FakeBackend
 from imagegen_testing.pipecat_run import error_frames as errors
 from imagegen_testing.pipecat_run import image_frames as images
@@ -89,6 +92,10 @@ class ScriptedBackend(ImageBackend[BackendSettings]):
         self.max_images_per_call = max_images_per_call
         self.requests: list[ImageRequest] = []
 
+    def address_policy(self) -> AddressPolicy:
+        # Its images are served on loopback, as a local provider's would be.
+        return AddressPolicy(trusted_hosts=frozenset({"127.0.0.1"}))
+
     @property
     def capabilities(self) -> Capabilities:
         return Capabilities(
@@ -115,12 +122,17 @@ class ImageServer:
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
+        self.redirects: dict[str, str] = {}
+        self.hits: dict[str, int] = {}
         self.held: dict[str, asyncio.Event] = {}
         self.in_flight = 0
         self.most_in_flight = 0
         self.base = ""
 
     async def handle(self, request: web.Request) -> web.Response:
+        self.hits[request.path] = self.hits.get(request.path, 0) + 1
+        if request.path in self.redirects:
+            return web.Response(status=302, headers={"Location": self.redirects[request.path]})
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
@@ -276,8 +288,11 @@ async def test_the_service_opens_one_session_for_every_download_and_closes_it(
     opened: list[aiohttp.ClientSession] = []
     real_session = aiohttp.ClientSession
 
-    def recording_session() -> aiohttp.ClientSession:
-        opened.append(real_session())
+    connectors: list[Any] = []
+
+    def recording_session(**options: Any) -> aiohttp.ClientSession:
+        connectors.append(options.get("connector"))
+        opened.append(real_session(**options))
         return opened[-1]
 
     monkeypatch.setattr("imagegen_core.pipecat._service.aiohttp.ClientSession", recording_session)
@@ -287,6 +302,8 @@ async def test_the_service_opens_one_session_for_every_download_and_closes_it(
     assert len(images(down)) == 4
     [session] = opened
     assert session.closed
+    # Its lookups refuse names that lead to private addresses.
+    assert _guarded(connectors[0])
 
 
 async def test_no_session_is_opened_for_images_sent_as_data(
@@ -309,6 +326,70 @@ async def test_a_download_over_the_byte_cap_is_an_error_frame(image_server: Imag
     assert "max_download_bytes" in error.error
     if compat.HAS_ERROR_CATEGORIES:
         assert category_of(error) == "INVALID_REQUEST"
+
+
+class FloodingBackend(ScriptedBackend):
+    """Yields every output it was given, however few images were asked for."""
+
+    async def _generate(self, request: ImageRequest) -> AsyncIterator[GeneratedImage]:
+        self.requests.append(request)
+        for index, output in enumerate(self.outputs):
+            yield GeneratedImage(data=output, media_type="image/png", index=index)  # type: ignore[arg-type]
+
+
+async def test_a_reply_with_more_images_than_asked_gives_only_those_asked() -> None:
+    service = BackendImageGenService(backend=FloodingBackend([png((1, 1), (0, 0, 0))] * 300))
+    with loguru_messages() as lines:
+        down, up = await run(service, [TextFrame("one, please")])
+    assert len(images(down)) == 1
+    assert errors(up) == []
+    assert any("more than the 1 image asked for" in line for line in lines)
+
+
+async def test_an_inline_image_obeys_the_download_byte_cap() -> None:
+    inline = png((64, 64), (5, 5, 5)) + b"\x00" * 10_000
+    service = BackendImageGenService(backend=ScriptedBackend([inline]), max_download_bytes=5_000)
+    down, up = await run(service, [TextFrame("huge, inline")])
+    assert images(down) == []
+    [error] = errors(up)
+    assert "image 0 (sent inline) is larger than the download limit of 5,000 bytes" in error.error
+    assert "max_download_bytes" in error.error
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "its host is a link-local address"),
+        ("http://10.1.2.3/a.png", "its host is a private address (10.1.2.3)"),
+        ("file:///etc/passwd", "its link is a 'file' URL; only http and https URLs are fetched"),
+        ("/to-file", "it redirected to a 'file' URL"),
+        ("/to-ftp", "it redirected to a 'ftp' URL"),
+        ("/to-metadata", "refused to download http://169.254.169.254/"),
+        ("/loop", "a redirect loop (more than 10 redirects)"),
+    ],
+)
+async def test_an_unusable_link_fails_the_prompt_and_is_no_outage(
+    image_server: ImageServer, output: str, message: str
+) -> None:
+    image_server.redirects.update(
+        {
+            "/to-file": "file:///etc/passwd",
+            "/to-ftp": "ftp://files.example/a.png",
+            "/to-metadata": "http://169.254.169.254/latest/meta-data/",
+            "/loop": "/loop",
+        }
+    )
+    url = f"{image_server.base}{output}" if output.startswith("/") else output
+    service = BackendImageGenService(backend=ScriptedBackend([url]))
+    _, up = await run(service, [TextFrame("bad link")])
+    [error] = errors(up)
+    assert message in error.error
+    assert error.error.startswith("server: ")
+    assert not error.fatal
+    hops = image_server.hits.get(output, 0)
+    assert hops <= (11 if output == "/loop" else 1), "not retried"
+    if compat.HAS_USABILITY:
+        assert service.is_usable, "one unusable link is no outage"
 
 
 async def test_a_decompression_bomb_is_an_error_frame_not_a_crash(

@@ -58,6 +58,11 @@ class OpenAISettings(BackendSettings):
         "https://RESOURCE.openai.azure.com/openai/deployments/DEPLOYMENT "
         "(with api_version) or https://RESOURCE.openai.azure.com/openai/v1.",
     )
+    allow_private_urls: bool = Field(
+        default=False,
+        description="Fetch output links that lead to private, loopback or link-local addresses "
+        "(refused by default, except on the API base URL's own host).",
+    )
     organization: str | None = Field(
         default=None, description="Sent as OpenAI-Organization, for keys in several organizations."
     )

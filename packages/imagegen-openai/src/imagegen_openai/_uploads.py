@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 from PIL import Image, ImageOps
 
-from imagegen_core import ImageSize, InputImage
+from imagegen_core import AddressPolicy, ImageSize, InputImage
 from imagegen_core.http import describe_url, download
 from imagegen_openai._images import media_type_of
 from imagegen_openai._models import ModelProfile
@@ -74,6 +74,8 @@ async def _bytes_of(
         image.url,
         max_bytes=profile.max_input_bytes,
         attempts=settings.max_attempts,
+        # An input's link may come from a user: it gets the same address check.
+        addresses=AddressPolicy.for_settings(settings),
     )
     media_type = media_type_of(fetched.data)
     allowed = UPLOAD_MEDIA_TYPES if profile.gpt_image else frozenset({"image/png"})

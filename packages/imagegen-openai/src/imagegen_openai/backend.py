@@ -20,6 +20,7 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from imagegen_core import (
+    AddressPolicy,
     BackendItem,
     BackendSettings,
     Capabilities,
@@ -287,6 +288,7 @@ class _Run:
                 image.url,
                 max_bytes=self.settings.max_download_bytes,
                 attempts=self.settings.max_attempts,
+                addresses=AddressPolicy.for_settings(self.settings),
             )
         )
         return GeneratedImage(

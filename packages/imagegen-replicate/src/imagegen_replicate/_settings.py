@@ -95,6 +95,11 @@ class ReplicateSettings(BackendSettings):
         description=f"Replicate API base URL; when unset, {BASE_URL_ENV_VAR} is read at use, "
         f"else {DEFAULT_BASE_URL}.",
     )
+    allow_private_urls: bool = Field(
+        default=False,
+        description="Fetch output links that lead to private, loopback or link-local addresses "
+        "(refused by default, except on the API base URL's own host).",
+    )
     model: str = Field(
         default=DEFAULT_MODEL,
         description="'owner/name', 'owner/name:<version>', a 64-hex version id, "

@@ -57,7 +57,7 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
-from imagegen_core import ErrorKind, ImageGenError, redact
+from imagegen_core import AddressPolicy, ErrorKind, ImageGenError, redact
 from imagegen_core.http import call_with_retries, download, read_capped
 from imagegen_replicate._models import ModelRef
 from imagegen_replicate._problems import error_for_status
@@ -233,6 +233,7 @@ class ReplicateTransport:
             client_timeout=aiohttp.ClientTimeout(total=settings.request_timeout),
             attempts=settings.max_attempts,
             backoff=settings.retry_initial_backoff,
+            addresses=AddressPolicy.for_settings(settings),
         )
         return fetched.data
 

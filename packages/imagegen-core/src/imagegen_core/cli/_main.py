@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from imagegen_core._addresses import AddressPolicy
 from imagegen_core._backend import Generation, ImageBackend
 from imagegen_core._capabilities import Capabilities, ratio_sort_key
 from imagegen_core._errors import ErrorKind, ImageGenError
@@ -47,7 +48,7 @@ from imagegen_core.plugins import (
 )
 
 if TYPE_CHECKING:
-    pass
+    import aiohttp
 
 __all__ = ["build_parser", "describe_capabilities", "main"]
 
@@ -388,7 +389,7 @@ async def _run(backend: ImageBackend[Any], request: ImageRequest, args: argparse
     """Generate, writing and printing each image as it arrives; return how many were written."""
     stem = prompt_stem(request.prompt)
     written = 0
-    async with backend, _Downloader(args.max_bytes) as downloader:
+    async with backend, _Downloader(args.max_bytes, backend.address_policy()) as downloader:
         generation = backend.generate(request, strict=args.strict)
         progress = ProgressLine(sys.stderr, prog=PROG)
         _print_new_warnings(generation, progress)
@@ -419,9 +420,15 @@ def _print_new_warnings(generation: Generation, progress: ProgressLine) -> None:
 class _Downloader:
     """Fetches URL outputs with one aiohttp session, opened only if a URL arrives."""
 
-    def __init__(self, max_bytes: int | None) -> None:
+    def __init__(self, max_bytes: int | None, addresses: AddressPolicy) -> None:
         self._max_bytes = max_bytes
-        self._sessions = SessionOwner(user="the imagegen command")
+        self._addresses = addresses
+        self._sessions = SessionOwner(user="the imagegen command", connector=self._connector)
+
+    def _connector(self) -> aiohttp.BaseConnector:
+        from imagegen_core._downloads import guarded_connector
+
+        return guarded_connector(self._addresses)
 
     async def __aenter__(self) -> _Downloader:
         return self
@@ -431,12 +438,20 @@ class _Downloader:
 
     async def content(self, image: GeneratedImage) -> tuple[bytes, str | None]:
         """The image's bytes and media type, downloading them if it is a link."""
-        if image.data is not None:
-            return image.data, image.media_type
-        # Imported here: only URL outputs need aiohttp, so `imagegen backends` stays quick.
-        from imagegen_core.http import DEFAULT_MAX_DOWNLOAD_BYTES, download
+        # Imported here: aiohttp is needed only for images, so `imagegen backends` stays quick.
+        from imagegen_core._downloads import (
+            DEFAULT_MAX_DOWNLOAD_BYTES,
+            download,
+            refuse_oversized_inline,
+        )
 
-        assert image.url is not None  # a GeneratedImage holds data or a url
         limit = DEFAULT_MAX_DOWNLOAD_BYTES if self._max_bytes is None else self._max_bytes
-        fetched = await download(self._sessions.get(), image.url, max_bytes=limit)
+        if image.data is not None:
+            # The same cap as for links: inline is no way around it.
+            refuse_oversized_inline(image.data, limit, image.index)
+            return image.data, image.media_type
+        assert image.url is not None  # a GeneratedImage holds data or a url
+        fetched = await download(
+            self._sessions.get(), image.url, max_bytes=limit, addresses=self._addresses
+        )
         return fetched.data, image.media_type or fetched.media_type

@@ -68,6 +68,8 @@ from imagegen_core._downloads import (
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_DOWNLOAD_BYTES,
     download,
+    guarded_connector,
+    refuse_oversized_inline,
 )
 from imagegen_core._errors import ErrorKind, ImageGenError
 from imagegen_core._redaction import detach_secrets, redact
@@ -164,7 +166,11 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
             del backend_settings
             raise
         self._owns_backend = created if close_backend is None else close_backend
-        self._sessions = SessionOwner(aiohttp_session, user=f"{type(self).__name__}")
+        self._sessions = SessionOwner(
+            aiohttp_session,
+            user=f"{type(self).__name__}",
+            connector=lambda: guarded_connector(self._backend.address_policy()),
+        )
         self._strict = strict
         self._pixel_mode = pixel_mode
         self._max_download_bytes = max_download_bytes
@@ -329,7 +335,7 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
                     continue
                 yield self._frame(event)
         except ImageGenError as error:
-            await self._report(error)
+            await self._report(error, one_output=stream.failed_in_render)
             return
         finally:
             if waiting_for_first:
@@ -482,8 +488,11 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
                 url,
                 max_bytes=self._max_download_bytes,
                 client_timeout=self._download_timeout,
+                addresses=self._backend.address_policy(),
             )
             data = fetched.data
+        else:
+            refuse_oversized_inline(data, self._max_download_bytes, image.index)
         return await decode_off_loop(data, mode=self._pixel_mode, max_pixels=self._max_pixels)
 
     def _frame(self, event: Rendered[DecodedImage]) -> URLImageRawFrame:
@@ -504,8 +513,20 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
 
     # -- errors and warnings -------------------------------------------------------
 
-    async def _report(self, error: ImageGenError, *, caused_by_application: bool = False) -> None:
+    async def _report(
+        self,
+        error: ImageGenError,
+        *,
+        caused_by_application: bool = False,
+        one_output: bool = False,
+    ) -> None:
         policy = self.failure_policy(error, caused_by_application=caused_by_application)
+        if one_output and not error.retryable:
+            # One output of a reply could not be used (a link to a private
+            # address or a file: URL, a file too large): the provider worked,
+            # and the next prompt may well succeed. Transient failures, their
+            # retries spent, still mean the provider's files are unreachable.
+            policy = dataclasses.replace(policy, permanent=False)
         secrets = list(self._backend.secret_values())
         message = redact(str(error), secrets)
         # The frame carries the exception itself, for error trackers to walk.
