@@ -9,21 +9,7 @@ import pytest
 from reliability.bad_input import CASES, CaseResult, run_cases
 
 # (way in, case name): the issue-9 point whose fix the case waits for.
-WAITING = {
-    ("service", "image count as text"): 3,
-    ("service", "megapixels as a number"): 3,
-    ("service", "steps as text"): 3,
-    ("service", "update: image count as text"): 3,
-    ("service", "output format gif"): 4,
-    ("service", "300 outputs for one image asked"): 7,
-    ("cli", "300 outputs for one image asked"): 7,
-    ("service", "output on another loopback address"): 7,
-    ("cli", "output on another loopback address"): 7,
-    ("service", "output redirecting to file://"): 6,
-    ("cli", "output redirecting to file://"): 6,
-    ("service", "output redirecting to ftp://"): 6,
-    ("cli", "output redirecting to ftp://"): 6,
-}
+WAITING: dict[tuple[str, str], int] = {}
 
 
 @pytest.fixture(scope="module")
