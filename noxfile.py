@@ -249,6 +249,8 @@ def nopipecat(session: nox.Session) -> None:
     )
     without = site_packages_size(session, "python")
     with_extra = Path(session.create_tmp()) / "with-pipecat"
+    # A reused session keeps the last run's venv in its tmp; start it afresh.
+    shutil.rmtree(with_extra, ignore_errors=True)
     session.run("uv", "venv", "--quiet", "--python", PYTHON, str(with_extra))
     extra_python = str(with_extra / "bin" / "python")
     session.run(
