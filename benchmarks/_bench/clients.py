@@ -103,7 +103,10 @@ class BackendClient:
         data = image.data
         if data is None:
             assert image.url is not None
-            data = (await download(self._session, image.url)).data
+            # As the service does: links are fetched under the backend's address
+            # policy (which trusts the API's own host, the fake's loopback here).
+            policy = self._backend.address_policy()
+            data = (await download(self._session, image.url, addresses=policy)).data
         return await decode_off_loop(data)
 
     async def aclose(self) -> None:
