@@ -23,6 +23,7 @@ __all__ = [
     "ModelProfile",
     "OpenAIBackend",
     "OpenAISettings",
+    "__version__",
     "profile_for",
 ]
 

@@ -37,6 +37,7 @@ __all__ = [
     "ReplicateBackend",
     "ReplicateImageGenService",
     "ReplicateSettings",
+    "__version__",
 ]
 
 __version__ = "0.1.0"

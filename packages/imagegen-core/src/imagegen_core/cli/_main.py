@@ -39,6 +39,7 @@ from imagegen_core._session import SessionOwner
 from imagegen_core._validation import describe_validation
 from imagegen_core.cli._files import prompt_stem, write_image
 from imagegen_core.cli._progress import ProgressLine
+from imagegen_core.cli._version import VersionAction
 from imagegen_core.plugins import (
     BackendInfo,
     PluginError,
@@ -95,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)"
+    )
+    parser.add_argument(
+        "--version",
+        action=VersionAction,
+        help="print the versions of imagegen-core and of every installed backend, then exit",
     )
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
