@@ -1,7 +1,9 @@
 """Every check the project runs, locally and in CI: `uvx nox`.
 
-Sessions install from `uv.lock` so a run is reproducible, except `compat`,
-which swaps in the Pipecat releases the core promises to support.
+Sessions install from `uv.lock` so a run is reproducible, except those that
+install what a user would: `floors` (the lowest declared versions), `compat`
+(the built wheels with each Pipecat release the core promises to support, in a
+fresh environment), `nopipecat` and `template`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import tomllib
 from pathlib import Path
 
 import nox
+from packaging.requirements import Requirement
 
 nox.needs_version = ">=2024.10.9"
 nox.options.default_venv_backend = "uv"
@@ -24,6 +27,7 @@ nox.options.sessions = [
     "tests",
     "floors",
     "compat",
+    "distributions",
     "nopipecat",
     "template",
     "quickstart",
@@ -47,14 +51,38 @@ EXAMPLES = sorted(
     if not path.name.startswith("_") and path.name != "quickstart.py"
 )
 
-# The Pipecat releases the core is tested against: the oldest supported, the
-# first release without the private `_NotGiven` name that broke the old
-# Replicate plugin, and whatever is newest when the session runs.
+# The Pipecat releases the default `compat` session tests: each is where
+# Pipecat's surface changed for us (docs/compatibility.md has the table).
 PIPECAT_VERSIONS = {
-    "0.0.108": "pipecat-ai==0.0.108",
+    "0.0.108": "pipecat-ai==0.0.108",  # the oldest supported
+    "1.4.0": "pipecat-ai==1.4.0",  # the first to declare websockets (1.0 to 1.3 need our extra's)
+    # NOT_GIVEN in pipecat.utils.types (the private _NotGiven that broke the old
+    # Replicate plugin is gone), ErrorCategory, usability, cancel_ttfb_metrics.
     "1.8.0": "pipecat-ai==1.8.0",
+    "1.12.0": "pipecat-ai==1.12.0",  # the `interruptible` field; no NLTK
     "newest": "pipecat-ai<2",
 }
+# Every minor release in the declared range, at its newest patch, for the
+# non-default `compat_every_release` session (run before a release, and
+# whenever the range changes). Add each new minor release here.
+PIPECAT_MINOR_RELEASES = [
+    "0.0.108",
+    "1.0.0",
+    "1.1.0",
+    "1.2.1",
+    "1.3.0",
+    "1.4.0",
+    "1.5.0",
+    "1.6.0",
+    "1.7.0",
+    "1.8.1",
+    "1.9.0",
+    "1.10.0",
+    "1.11.0",
+    "1.12.0",
+    "1.13.0",
+    "1.14.0",
+]
 
 
 def _find_pyenv_interpreters() -> None:
@@ -147,29 +175,50 @@ def show_versions(session: nox.Session, *distributions: str) -> None:
     session.run("python", str(ROOT / ".ci" / "show_versions.py"), *distributions, silent=False)
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, reuse_venv=False)
 @nox.parametrize("pipecat", list(PIPECAT_VERSIONS))
 def compat(session: nox.Session, pipecat: str) -> None:
-    """The tests and the examples against each supported Pipecat release."""
-    sync(session, "dev")
-    # Only Pipecat (and whatever it needs changed) moves off the lock, so a
-    # failure here is Pipecat's doing, not a newer release of something else.
-    session.run_install(
-        "uv",
-        "pip",
-        "install",
-        "--upgrade-package=pipecat-ai",
-        PIPECAT_VERSIONS[pipecat],
-        env={"VIRTUAL_ENV": session.virtualenv.location},
-    )
-    session.run(
-        "python",
-        "-c",
-        "import pipecat.frames.frames, importlib.metadata as m; "
-        "print('pipecat-ai', m.version('pipecat-ai'))",
-    )
-    session.run("pytest", *TEST_DIRS, *session.posargs)
+    """The tests and the examples against each Pipecat release where its surface changed."""
+    test_with_pipecat(session, PIPECAT_VERSIONS[pipecat])
+
+
+@nox.session(python=PYTHON, reuse_venv=False, default=False)
+@nox.parametrize("pipecat", PIPECAT_MINOR_RELEASES)
+def compat_every_release(session: nox.Session, pipecat: str) -> None:
+    """`compat` on every minor release of the declared Pipecat range (slow: not default)."""
+    test_with_pipecat(session, f"pipecat-ai=={pipecat}")
+
+
+def test_with_pipecat(session: nox.Session, pipecat: str) -> None:
+    """Install the built wheels with ``pipecat`` as a user would, then run the tests and examples.
+
+    A fresh environment each run, holding only what the wheels, that Pipecat
+    release and the test tools require: a dependency the lock happens to
+    hold (``websockets``, say) cannot hide one a release fails to declare.
+    """
+    wheels = build_wheels(session)
+    session.install(*(with_extra(wheel) for wheel in wheels), pipecat, *test_tools())
+    show_versions(session, *PACKAGES)  # pipecat-ai and websockets among them
+    session.run("pytest", *TEST_DIRS, "-p", "no:cacheprovider", *session.posargs)
     run_examples(session)
+
+
+def with_extra(wheel: str) -> str:
+    """A wheel's path with ``[pipecat]`` appended when its package has that extra."""
+    package = Path(wheel).name.split("-")[0].replace("_", "-")
+    return f"{wheel}{with_pipecat(package)}"
+
+
+def test_tools() -> list[str]:
+    """The ``dev`` group's requirements other than the workspace packages and mypy.
+
+    Without mypy the one test that type-checks the writing-a-backend guide
+    skips: what it checks does not depend on the Pipecat release (Pipecat is
+    untyped to mypy here), the `tests` sessions run it, and it is the
+    slowest test of the suite from a fresh environment.
+    """
+    group = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]["dev"]
+    return [item for item in group if Requirement(item).name not in (*PACKAGES, "mypy")]
 
 
 def run_examples(session: nox.Session) -> None:
@@ -217,6 +266,32 @@ def site_packages_size(session: nox.Session, python: str) -> int:
         "print(sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(root) for f in fs))"
     )
     return int(session.run(python, "-c", code, silent=True, external=True).strip())
+
+
+@nox.session(python=PYTHON)
+def distributions(session: nox.Session) -> None:
+    """Every package built as it would be uploaded, and checked as PyPI and a user would.
+
+    ``uv build`` makes the sdist, then the wheel from that sdist (so a file
+    the sdist leaves out fails the build). twine checks the metadata and the
+    README's rendering, check-wheel-contents the wheel's layout, and
+    ``.ci/check_distributions.py`` the licence file in both, the absence of
+    tests from the sdist (left out on purpose), absolute README links, URLs,
+    authors and bounded inter-package requirements.
+    """
+    sync(session, "release")
+    out = Path(session.create_tmp()) / "dist"
+    shutil.rmtree(out, ignore_errors=True)
+    for package in PACKAGES:
+        session.run("uv", "build", "--quiet", "--package", package, "--out-dir", str(out))
+    # Only the distributions: uv also writes a .gitignore into the folder.
+    wheels = sorted(str(path) for path in out.glob("*.whl"))
+    sdists = sorted(str(path) for path in out.glob("*.tar.gz"))
+    if len(wheels) != len(PACKAGES) or len(sdists) != len(PACKAGES):
+        session.error(f"expected a wheel and an sdist per package in {out}: {wheels + sdists}")
+    session.run("twine", "check", "--strict", *wheels, *sdists)
+    session.run("check-wheel-contents", *wheels)
+    session.run("python", str(ROOT / ".ci" / "check_distributions.py"), *wheels, *sdists)
 
 
 @nox.session(python=PYTHON)
