@@ -5,4 +5,4 @@ import pytest
 
 @pytest.fixture(scope="session", autouse=True)
 def _offline_pipecat(imagegen_offline_nltk: object) -> None:
-    """Pipecat before 1.9 downloads NLTK data when a pipeline starts; tests stay offline."""
+    """Pipecat before 1.12 downloads NLTK data when a pipeline starts; tests stay offline."""

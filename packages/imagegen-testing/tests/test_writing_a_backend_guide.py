@@ -4,16 +4,15 @@ The guide promises a third-party author that copying its blocks in order into
 a fresh project gives a backend imagegen discovers, whose conformance tests
 skip until recorded, record against the emulator with one command, and then
 replay offline. This test does exactly that with the blocks that name a file,
-in a pytester directory. The project is "installed" by a ``.dist-info``
-directory next to its sources, which is all ``importlib.metadata`` needs to
-find the entry point.
+in a pytester directory, written and "installed" (a ``.dist-info`` directory
+next to its sources) by the root conftest.py's ``doc_project`` fixture, which
+the test of the docs' CLI lines uses too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -31,41 +30,19 @@ with contextlib.suppress(ImportError):
     import pipecat.frames.frames  # noqa: F401
 
 GUIDE = Path(__file__).resolve().parents[3] / "docs" / "writing-a-backend.md"
-_BLOCK = re.compile(r"```(?P<lang>\w+)\n(?P<body>.*?)```", re.S)
-_FILE_MARK = re.compile(r"# (?P<path>[\w./-]+)")
-
-
-def _files(guide: str) -> tuple[dict[str, str], dict[str, Any]]:
-    """The Python files the guide has the author write, and its pyproject.toml additions."""
-    sources: dict[str, str] = {}
-    pyproject: dict[str, Any] = {}
-    for block in _BLOCK.finditer(guide):
-        mark = _FILE_MARK.match(block["body"])
-        if mark is None:
-            continue
-        if block["lang"] == "python":
-            sources[mark["path"]] = block["body"]
-        elif block["lang"] == "toml" and mark["path"] == "pyproject.toml":
-            _merge(pyproject, tomllib.loads(block["body"]))
-    return sources, pyproject
-
-
-def _merge(into: dict[str, Any], more: dict[str, Any]) -> None:
-    for key, value in more.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        else:
-            into[key] = value
+_PYTHON_BLOCK = re.compile(r"```python\n(?P<body>.*?)```", re.S)
 
 
 @pytest.fixture
-def acme(suite_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+def acme(
+    suite_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, doc_project: Any
+) -> pytest.Pytester:
     pytest.importorskip("pipecat.frames.frames")  # see the note on the imports
     # The guide's ReplicateProvider records live when a token is set; this test never may.
     monkeypatch.delenv("REPLICATE_API_TOKEN", raising=False)
     monkeypatch.delenv("IMAGEGEN_RECORD_LIVE", raising=False)
-    sources, pyproject = _files(GUIDE.read_text(encoding="utf-8"))
-    assert set(sources) == {
+    project = doc_project(GUIDE, suite_pytester.path)  # the root conftest.py's fixture
+    assert set(project.sources) == {
         "src/acme_imagegen/backend.py",
         "src/acme_imagegen/plugin.py",
         "src/acme_imagegen/instant.py",
@@ -73,26 +50,11 @@ def acme(suite_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> py
         "tests/test_conformance.py",
         "tests/test_instant_conformance.py",
     }
-    root = suite_pytester.path
-    (root / "src" / "acme_imagegen").mkdir(parents=True)
-    (root / "src" / "acme_imagegen" / "__init__.py").write_text("")
-    (root / "tests").mkdir()
-    for path, text in sources.items():
-        (root / path).write_text(text, encoding="utf-8")
-    entry_points = pyproject["project"]["entry-points"]["imagegen.backends"]
-    dist_info = root / "src" / "acme_imagegen-0.1.0.dist-info"
-    dist_info.mkdir()
-    (dist_info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: acme-imagegen\nVersion: 0.1.0\n"
-    )
-    (dist_info / "entry_points.txt").write_text(
-        "[imagegen.backends]\n" + "".join(f"{k} = {v}\n" for k, v in entry_points.items())
-    )
-    ini = pyproject["tool"]["pytest"]["ini_options"]
+    ini = project.pyproject["tool"]["pytest"]["ini_options"]
     suite_pytester.makeini(
         "[pytest]\n" + "".join(f"{key} = {value}\n" for key, value in ini.items())
     )
-    suite_pytester.syspathinsert(root / "src")
+    suite_pytester.syspathinsert(project.src)
     return suite_pytester
 
 
@@ -153,7 +115,9 @@ def test_the_guides_files_and_opt_out_pass_mypy_strict(
     monkeypatch.setenv("MYPYPATH", "src")  # as an installed src-layout package resolves
     guide = GUIDE.read_text(encoding="utf-8")
     [opt_out] = [
-        b["body"] for b in _BLOCK.finditer(guide) if "@pytest.mark.xfail(reason=" in b["body"]
+        b["body"]
+        for b in _PYTHON_BLOCK.finditer(guide)
+        if "@pytest.mark.xfail(reason=" in b["body"]
     ]
     (acme.path / "tests" / "test_opt_out.py").write_text(opt_out, encoding="utf-8")
     cache = GUIDE.parents[1] / ".mypy_cache" / "writing-a-backend-guide"

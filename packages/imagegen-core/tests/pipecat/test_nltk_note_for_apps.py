@@ -1,4 +1,4 @@
-"""Pipecat < 1.9's NLTK download message is explained where app builders read, not only for tests.
+"""Pipecat < 1.12's NLTK download message is explained where app builders read, not only for tests.
 
 The message shows up in an app's own output on a machine without internet
 access; an app builder looks in the README and the service's "Using it"

@@ -580,7 +580,7 @@ async def test_the_service_works_on_after_an_interruption() -> None:
 def uninterruptible_text(text: str) -> TextFrame:
     """A TextFrame marked the way the installed Pipecat marks uninterruptible frames."""
     frame = TextFrame(text)
-    if hasattr(frame, "interruptible"):  # 1.11+
+    if hasattr(frame, "interruptible"):  # 1.12+
         frame.interruptible = False
         return frame
     from pipecat.frames.frames import UninterruptibleFrame

@@ -1,6 +1,6 @@
 """Keeping Pipecat's NLTK download out of offline test runs.
 
-Pipecat releases before 1.9 make sure NLTK's ``punkt_tab`` tokenizer data is
+Pipecat releases before 1.12 make sure NLTK's ``punkt_tab`` tokenizer data is
 present when a pipeline starts (0.0.108 already when ``pipecat.tests.utils``
 is imported) and download it from the internet when it is not. Tests must not
 touch the internet, and image pipelines never tokenize text, so an empty

@@ -2,13 +2,13 @@
 
 ``pipecat.tests.utils.run_test`` differs between the releases imagegen
 supports: where ``PipelineParams`` lives, and whether a start timeout can be
-given (1.x gives a pipeline one second to start, and the first start in a
+given (1.8 and newer give a pipeline one second to start, and the first start in a
 process, with its lazy imports, can take longer on a loaded machine). These
 helpers hide that, for imagegen's own suites, the conformance suite and
 third-party backend authors alike.
 
 Pipecat is imported inside the functions, so importing this module (or the
-pytest plugin) never imports Pipecat. On Pipecat < 1.9, use the
+pytest plugin) never imports Pipecat. On Pipecat < 1.12, use the
 ``imagegen_offline_nltk`` fixture too: those releases download NLTK data
 when a pipeline starts.
 """

@@ -14,7 +14,7 @@ the backends, aiohttp or Pipecat. Its jobs:
   because a guard that can be overridden guards nothing;
 * remember each test's phase reports (:func:`passed`), so a cassette
   recorded by a test that failed is not kept;
-* offer ``imagegen_offline_nltk``, which keeps Pipecat < 1.9 from downloading
+* offer ``imagegen_offline_nltk``, which keeps Pipecat < 1.12 from downloading
   NLTK data when a pipeline starts (see :mod:`imagegen_testing.pipecat_offline`).
 """
 

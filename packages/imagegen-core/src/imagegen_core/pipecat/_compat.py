@@ -6,16 +6,16 @@ numbers, and never through a private Pipecat name):
 
 - The ``NOT_GIVEN`` sentinel of settings deltas lived in
   ``pipecat.services.settings`` (its class private) up to 0.0.108 and in
-  ``pipecat.utils.types`` from 1.x. We import the public ``NOT_GIVEN`` and
+  ``pipecat.utils.types`` from 1.8.0. We import the public ``NOT_GIVEN`` and
   ``is_given`` from wherever they are and derive the class from the instance.
 - ``ErrorCategory`` (``pipecat.utils.errors``) and the ``category`` /
-  ``force_treat_as_permanent`` arguments of ``push_error`` exist from 1.x;
+  ``force_treat_as_permanent`` arguments of ``push_error`` exist from 1.8.0;
   ``set_usable`` / ``is_usable`` from 1.8. On older releases errors are pushed
   without them, and ``ServiceSwitcherStrategyFailover`` fails over on any
   error there anyway.
-- ``cancel_ttfb_metrics`` exists from 1.x.
+- ``cancel_ttfb_metrics`` exists from 1.8.0.
 - Uninterruptible frames were marked with the ``UninterruptibleFrame`` mixin
-  before 1.11 and with the ``interruptible`` field since.
+  before 1.12.0 and with the ``interruptible`` field since.
 
 The failure policy (how an error kind maps onto Pipecat's vocabulary) is not
 a version difference and lives in :mod:`imagegen_core.pipecat._failover`.
@@ -83,7 +83,7 @@ def given(value: _T | NotGivenType) -> _T | None:
 def _category(name: str) -> Any:
     if _ErrorCategory is None:
         return None
-    # A release without the member (APPLICATION is 1.x-only) reports UNKNOWN.
+    # A release without the member (APPLICATION arrived in 1.8.0) reports UNKNOWN.
     return getattr(_ErrorCategory, name, _ErrorCategory.UNKNOWN)
 
 
