@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from imagegen_core import ErrorKind, GeneratedImage, ImageGenError, ImageRequest
-from imagegen_core._render_stream import Arrived, Rendered, RenderStream
+from imagegen_core._render_stream import Arrived, Progressed, Rendered, RenderStream
 from imagegen_testing.fake import FakeBackend
 
 
@@ -169,3 +169,65 @@ async def test_cancel_gives_up_waiting_after_its_timeout() -> None:
     assert await asyncio.wait_for(consumer, 1) is None
     await until(lambda: backend.jobs_running == 0)
     assert backend.jobs_cancelled == 1
+
+
+# -- progress ------------------------------------------------------------------------
+
+
+def progress_stream(
+    backend: FakeBackend, *, previews: bool, failing_preview: bool = False
+) -> RenderStream[int]:
+    async def render(image: GeneratedImage) -> int:
+        return image.index
+
+    async def render_preview(image: GeneratedImage) -> int:
+        if failing_preview:
+            raise ImageGenError("preview is not an image")
+        await asyncio.sleep(0.01)  # slower than the image that follows
+        return 100 + image.index
+
+    generation = backend.generate(ImageRequest(prompt="a lighthouse", num_images=2))
+    return RenderStream(
+        generation, render, progress=True, render_preview=render_preview if previews else None
+    )
+
+
+async def test_without_progress_the_stream_yields_no_progress_events() -> None:
+    backend = FakeBackend({"progress_steps": 2, "progress_previews": True})
+    events = [event async for event in stream_of(backend, num_images=2)]
+    assert not any(isinstance(event, Progressed) for event in events)
+    assert sum(isinstance(event, Rendered) for event in events) == 2
+
+
+async def test_progress_events_come_in_order_each_before_the_image_it_reports_on() -> None:
+    backend = FakeBackend({"progress_steps": 2, "progress_previews": True})
+    events = [event async for event in progress_stream(backend, previews=False)]
+    progressed = [event for event in events if isinstance(event, Progressed)]
+    assert [event.progress.fraction for event in progressed] == [0.25, 0.5, 0.75, 1.0]
+    assert all(event.preview is None for event in progressed)  # previews not asked for
+    first_image = next(i for i, event in enumerate(events) if isinstance(event, Arrived))
+    assert all(isinstance(event, Progressed) for event in events[:2])
+    assert first_image == 2
+
+
+async def test_previews_are_rendered_before_the_image_they_preview_arrives() -> None:
+    backend = FakeBackend({"progress_steps": 1, "progress_previews": True})
+    events = [event async for event in progress_stream(backend, previews=True)]
+    order = [
+        ("preview", event.preview)
+        if isinstance(event, Progressed)
+        else ("arrived", event.image.index)
+        if isinstance(event, Arrived)
+        else ("rendered", event.result)
+        for event in events
+    ]
+    assert order.index(("preview", 100)) < order.index(("arrived", 0))
+    assert order.index(("preview", 101)) < order.index(("arrived", 1))
+
+
+async def test_a_preview_that_fails_to_render_leaves_its_report_and_the_images() -> None:
+    backend = FakeBackend({"progress_steps": 1, "progress_previews": True})
+    stream = progress_stream(backend, previews=True, failing_preview=True)
+    events = [event async for event in stream]
+    assert [event.preview for event in events if isinstance(event, Progressed)] == [None, None]
+    assert sorted(event.result for event in events if isinstance(event, Rendered)) == [0, 1]

@@ -14,6 +14,13 @@ Depending on the Pipecat release and processor mode, the task consuming the
 stream may or may not be cancelled by Pipecat itself; the stream does not rely
 on it.
 
+Progress is opt-in: asked for, the stream iterates the generation's
+:meth:`~imagegen_core.Generation.events` and yields a :class:`Progressed`
+for each report, its preview rendered first when a preview renderer is given.
+Previews are rendered in order, before the next event is read, so a preview
+never arrives after the image it previews. Not asked for, the stream reads
+images only, exactly as it did before progress existed.
+
 This module does not import Pipecat, so it is tested on its own.
 """
 
@@ -28,9 +35,10 @@ from typing import Final, Generic, Self, TypeVar
 from imagegen_core._backend import Generation
 from imagegen_core._cancellation import DEFAULT_CLEANUP_TIMEOUT
 from imagegen_core._errors import ErrorKind, ImageGenError
+from imagegen_core._progress import GenerationProgress
 from imagegen_core._results import GeneratedImage
 
-__all__ = ["Arrived", "RenderStream", "Rendered"]
+__all__ = ["Arrived", "Progressed", "RenderStream", "Rendered"]
 
 _log = logging.getLogger("imagegen")
 
@@ -61,6 +69,20 @@ class Rendered(Generic[T]):
     result: T
 
 
+@dataclass(frozen=True, slots=True)
+class Progressed(Generic[T]):
+    """The backend reported progress.
+
+    Args:
+        progress: The report, as the backend made it (secrets scrubbed).
+        preview: The report's preview, rendered, when previews were asked for
+            and it rendered; None otherwise.
+    """
+
+    progress: GenerationProgress
+    preview: T | None = None
+
+
 class _End:
     """Queue marker: the producer has finished, one way or another."""
 
@@ -80,6 +102,11 @@ class RenderStream(Generic[T]):
     Args:
         generation: The running generation, not yet iterated.
         render: Turns one image into the result (fetch and decode, say).
+        progress: Also yield a :class:`Progressed` per progress report.
+        render_preview: Turns a report's preview into a result; implies
+            ``progress``. A preview that fails to render is logged and its
+            report yielded without it: a preview is decoration, and losing one
+            must not cost the user the picture.
         cancel_timeout: How long :meth:`cancel` waits for the backend to stop
             its remote work; the backend bounds its own clean-up below this.
     """
@@ -89,12 +116,16 @@ class RenderStream(Generic[T]):
         generation: Generation,
         render: Callable[[GeneratedImage], Awaitable[T]],
         *,
+        progress: bool = False,
+        render_preview: Callable[[GeneratedImage], Awaitable[T]] | None = None,
         cancel_timeout: float = DEFAULT_CLEANUP_TIMEOUT + 1.0,
     ) -> None:
         self._generation = generation
         self._render = render
+        self._progress = progress or render_preview is not None
+        self._render_preview = render_preview
         self._cancel_timeout = cancel_timeout
-        self._queue: asyncio.Queue[Arrived | Rendered[T] | _End] = asyncio.Queue()
+        self._queue: asyncio.Queue[Arrived | Rendered[T] | Progressed[T] | _End] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._failure: ImageGenError | None = None
         self._failure_in_render = False
@@ -123,7 +154,7 @@ class RenderStream(Generic[T]):
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> Arrived | Rendered[T]:
+    async def __anext__(self) -> Arrived | Rendered[T] | Progressed[T]:
         if self._ended:
             raise StopAsyncIteration
         if self._task is None and not self._cancel_requested:
@@ -161,9 +192,13 @@ class RenderStream(Generic[T]):
         try:
             async with asyncio.TaskGroup() as renders:
                 try:
-                    async for image in self._generation:
-                        self._queue.put_nowait(Arrived(image))
-                        renders.create_task(self._render_one(image))
+                    events = self._generation.events() if self._progress else self._generation
+                    async for event in events:
+                        if isinstance(event, GenerationProgress):
+                            self._queue.put_nowait(await self._progressed(event))
+                            continue
+                        self._queue.put_nowait(Arrived(event))
+                        renders.create_task(self._render_one(event))
                 except ImageGenError as exc:
                     # Images already being rendered are still delivered.
                     self._fail(exc)
@@ -177,11 +212,20 @@ class RenderStream(Generic[T]):
             self._fail(exc, in_render=True)
         except Exception as exc:
             self._fail(
-                ImageGenError(f"rendering image {image.index} failed: {type(exc).__name__}: {exc}"),
+                ImageGenError(f"rendering image {image.index} failed: {_describe(exc)}"),
                 in_render=True,
             )
         else:
             self._queue.put_nowait(Rendered(image, result))
+
+    async def _progressed(self, progress: GenerationProgress) -> Progressed[T]:
+        if self._render_preview is None or progress.preview is None:
+            return Progressed(progress)
+        try:
+            return Progressed(progress, await self._render_preview(progress.preview))
+        except Exception as exc:  # ImageGenError included: see render_preview above
+            _log.warning("preview of image %d dropped: %s", progress.preview.index, _describe(exc))
+            return Progressed(progress)
 
     def _fail(self, error: ImageGenError, *, in_render: bool = False) -> None:
         if self._failure is None:
@@ -189,3 +233,7 @@ class RenderStream(Generic[T]):
             self._failure_in_render = in_render
         elif error.kind is not ErrorKind.CANCELED:
             _log.warning("further failure in the same generation: %s", error)
+
+
+def _describe(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, ImageGenError) else f"{type(exc).__name__}: {exc}"

@@ -8,6 +8,10 @@ module of its own:
   :class:`BaseBackendImageGenService`, the generic base for a service with
   settings names of its own (``ReplicateImageGenService``);
 - ``_settings``: the settings dataclasses and :class:`ImageGenUpdateSettingsFrame`;
+- ``_frames``: the frames editing and progress add: :class:`ImageGenEditFrame`
+  (in), :class:`ImageGenProgressFrame` and :class:`ImageGenPreviewFrame` (out);
+- ``_references``: the images a conversation refers to (the service's last
+  image, the user's camera frame) and :func:`input_image_from_frame`;
 - ``_failover``: :func:`failure_policy`, which error kinds make the service
   unusable so ``ServiceSwitcher`` fails over;
 - ``_running``: :func:`pipeline_task` and :func:`run_pipeline_task`, which
@@ -32,6 +36,12 @@ from imagegen_core._decoding import DEFAULT_MAX_PIXELS
 from imagegen_core._downloads import DEFAULT_DOWNLOAD_TIMEOUT, DEFAULT_MAX_DOWNLOAD_BYTES
 from imagegen_core.pipecat._compat import NOT_GIVEN, NotGivenType, given, is_given
 from imagegen_core.pipecat._failover import FailurePolicy, failure_policy
+from imagegen_core.pipecat._frames import (
+    ImageGenEditFrame,
+    ImageGenPreviewFrame,
+    ImageGenProgressFrame,
+)
+from imagegen_core.pipecat._references import input_image_from_frame
 from imagegen_core.pipecat._running import pipeline_task, run_pipeline_task
 from imagegen_core.pipecat._service import BackendImageGenService, BaseBackendImageGenService
 from imagegen_core.pipecat._settings import (
@@ -50,11 +60,15 @@ __all__ = [
     "BackendImageGenSettings",
     "BaseBackendImageGenService",
     "FailurePolicy",
+    "ImageGenEditFrame",
+    "ImageGenPreviewFrame",
+    "ImageGenProgressFrame",
     "ImageGenSettings",
     "ImageGenUpdateSettingsFrame",
     "NotGivenType",
     "failure_policy",
     "given",
+    "input_image_from_frame",
     "is_given",
     "not_given",
     "pipeline_task",

@@ -19,7 +19,13 @@ What the service adds on top of a backend:
   task, and the backend cancels its remote work before that completes;
 - metrics: TTFB (request sent to first image handed over), processing time;
 - runtime settings through Pipecat's settings-delta mechanism
-  (:class:`~imagegen_core.pipecat._settings.ImageGenUpdateSettingsFrame`).
+  (:class:`~imagegen_core.pipecat._settings.ImageGenUpdateSettingsFrame`);
+- editing: prompts that edit the service's last image (``edit_last_image``),
+  the last ``UserImageRawFrame`` as an input (``user_image_role``), and the
+  explicit :class:`~imagegen_core.pipecat.ImageGenEditFrame`;
+- progress, when asked for: :class:`~imagegen_core.pipecat.ImageGenProgressFrame`
+  and :class:`~imagegen_core.pipecat.ImageGenPreviewFrame` between a prompt
+  and its images (off by default, so a pipeline sees what it saw before).
 
 Pipecat has no usage metric for images (only LLM tokens, STT seconds and TTS
 characters), so no usage metrics are reported.
@@ -38,7 +44,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from abc import abstractmethod
-from collections.abc import AsyncGenerator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import aiohttp
@@ -51,6 +58,7 @@ from pipecat.frames.frames import (
     ServiceUpdateSettingsFrame,
     TextFrame,
     URLImageRawFrame,
+    UserImageRawFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.image_service import ImageGenService
@@ -72,8 +80,9 @@ from imagegen_core._downloads import (
     refuse_oversized_inline,
 )
 from imagegen_core._errors import ErrorKind, ImageGenError
+from imagegen_core._inputs import ImageRole, InputImage
 from imagegen_core._redaction import detach_secrets, redact
-from imagegen_core._render_stream import Arrived, Rendered, RenderStream
+from imagegen_core._render_stream import Arrived, Progressed, Rendered, RenderStream
 from imagegen_core._request import ImageRequest
 from imagegen_core._results import GeneratedImage
 from imagegen_core._session import SessionOwner
@@ -81,6 +90,12 @@ from imagegen_core._validation import describe_validation
 from imagegen_core.pipecat import _compat as compat
 from imagegen_core.pipecat._compat import given
 from imagegen_core.pipecat._failover import FailurePolicy, failure_policy
+from imagegen_core.pipecat._frames import (
+    ImageGenEditFrame,
+    ImageGenPreviewFrame,
+    ImageGenProgressFrame,
+)
+from imagegen_core.pipecat._references import ImageMemory
 from imagegen_core.pipecat._settings import (
     BackendImageGenSettings,
     ImageGenSettings,
@@ -96,6 +111,14 @@ SettingsT = TypeVar("SettingsT", bound=ImageGenSettings)
 
 _PROBE_PROMPT = "settings check"
 """Prompt used to check that settings make a valid request before they are accepted."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Picture:
+    """A rendered image: its pixels, and the file they came from (kept for later edits)."""
+
+    decoded: DecodedImage
+    data: bytes
 
 
 class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
@@ -127,13 +150,26 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
         close_backend: Whether the service closes the backend when the
             pipeline ends. By default it closes a backend it created and
             leaves alone one it was given.
+        edit_last_image: Conversational editing: each prompt edits the last
+            image this service produced (the first prompt, with none yet,
+            generates). Needs a backend that takes an ``edit`` image.
+        user_image_role: Use the last ``UserImageRawFrame`` (camera or
+            screen) the service saw in the next prompt, in this role
+            (``ImageRole.REFERENCE`` to draw from it, ``ImageRole.EDIT`` to
+            change it); each frame is used once. None (default): user images
+            are only used when an :class:`ImageGenEditFrame` asks.
+        progress_frames: Push an :class:`ImageGenProgressFrame` for every
+            progress report the backend makes.
+        preview_frames: Push an :class:`ImageGenPreviewFrame` for every
+            preview the backend streams.
         **kwargs: Passed on to Pipecat's ``ImageGenService`` (``name``, ...).
 
     Raises:
         ValueError: An unsupported ``pixel_mode`` or a non-positive limit.
         ImageGenError: ``invalid_request`` when the settings do not make a
             valid request, ask for what the backend cannot serve (or, strict,
-            would ignore), or the backend rejects them.
+            would ignore), or the backend rejects them; or when an editing
+            mode asks for input images the backend does not take.
         imagegen_core.plugins.PluginError: No backend could be loaded by name.
     """
 
@@ -152,6 +188,10 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
         max_pixels: int = DEFAULT_MAX_PIXELS,
         download_timeout: aiohttp.ClientTimeout = DEFAULT_DOWNLOAD_TIMEOUT,
         close_backend: bool | None = None,
+        edit_last_image: bool = False,
+        user_image_role: ImageRole | None = None,
+        progress_frames: bool = False,
+        preview_frames: bool = False,
         **kwargs: Any,
     ) -> None:
         channels_of(pixel_mode)
@@ -176,8 +216,14 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
         self._max_download_bytes = max_download_bytes
         self._max_pixels = max_pixels
         self._download_timeout = download_timeout
-        self._streams: dict[RenderStream[DecodedImage], bool] = {}
+        self._streams: dict[RenderStream[_Picture], bool] = {}
         self._next_prompt_interruptible = True
+        self._edit_last_image = edit_last_image
+        self._user_image_role = None if user_image_role is None else ImageRole(user_image_role)
+        self._progress_frames = progress_frames
+        self._preview_frames = preview_frames
+        self._memory = ImageMemory()
+        self._check_editing_modes()
 
         store = self.default_settings()
         if settings is not None:
@@ -273,6 +319,16 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
         """Whether settings the backend cannot honour fail the request."""
         return self._strict
 
+    @property
+    def edit_last_image(self) -> bool:
+        """Whether prompts edit the last image this service produced."""
+        return self._edit_last_image
+
+    @property
+    def user_image_role(self) -> ImageRole | None:
+        """The role the last ``UserImageRawFrame`` takes in the next prompt, or None."""
+        return self._user_image_role
+
     def can_generate_metrics(self) -> bool:
         """The service reports TTFB and processing metrics."""
         return True
@@ -280,11 +336,11 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
     # -- frames ------------------------------------------------------------------------
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        """Handle settings updates addressed to this service and interruptions.
+        """Handle settings updates and edit requests addressed to this service, and interruptions.
 
         Everything else is Pipecat's ``ImageGenService``: a ``TextFrame`` is
         pushed on and becomes a prompt (:meth:`run_image_gen`), other frames
-        pass through.
+        pass through (a ``UserImageRawFrame`` too, once noted for editing).
         """
         if isinstance(frame, ServiceUpdateSettingsFrame) and self._addressed_to_me(frame):
             # Lifecycle and observers, without ImageGenService passing the
@@ -293,6 +349,16 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
             await super(ImageGenService, self).process_frame(frame, direction)
             await self._apply_settings_frame(frame)
             return
+        if isinstance(frame, ImageGenEditFrame):
+            # Addressed to the image service, like a prompt, but consumed:
+            # nothing downstream knows what to do with it.
+            await super(ImageGenService, self).process_frame(frame, direction)
+            await self.start_processing_metrics()
+            await self.process_generator(self._run_edit(frame))
+            await self.stop_processing_metrics()
+            return
+        if isinstance(frame, UserImageRawFrame):
+            self._memory.remember_user_frame(frame)
         if isinstance(frame, TextFrame):
             self._next_prompt_interruptible = compat.is_interruptible(frame)
         await super().process_frame(frame, direction)
@@ -306,22 +372,81 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
     async def run_image_gen(self, prompt: str) -> AsyncGenerator[Frame, None]:
         """Generate images for ``prompt``; yield a ``URLImageRawFrame`` per image as it is ready.
 
-        Failures are pushed as error frames here rather than yielded, so
-        that they carry their category and permanence.
+        With ``edit_last_image`` or ``user_image_role``, the prompt carries
+        those images as inputs. Failures are pushed as error frames here
+        rather than yielded, so that they carry their category and permanence.
         """
         interruptible, self._next_prompt_interruptible = self._next_prompt_interruptible, True
         try:
-            generation = self._backend.generate(
-                self.build_request(prompt, self._settings), strict=self._strict
-            )
+            images = await self._conversation_images()
+        except ImageGenError as error:
+            await self._report(error, caused_by_application=True)
+            return
+        async for frame in self._generate(prompt, images, None, interruptible=interruptible):
+            yield frame
+
+    async def _run_edit(self, frame: ImageGenEditFrame) -> AsyncGenerator[Frame, None]:
+        """The frames for an :class:`ImageGenEditFrame`: its images gathered, then a generation."""
+        try:
+            images = [*frame.images]
+            if frame.last_image is not None:
+                images.append(await self._memory.last_image(ImageRole(frame.last_image)))
+            if frame.user_image is not None:
+                images.append(await self._memory.take_user_image(ImageRole(frame.user_image)))
+        except ImageGenError as error:
+            await self._report(error, caused_by_application=True)
+            return
+        interruptible = compat.is_interruptible(frame)
+        async for out in self._generate(
+            frame.prompt, images, frame.mask, interruptible=interruptible
+        ):
+            yield out
+
+    async def _conversation_images(self) -> list[InputImage]:
+        """The inputs the editing modes add to a prompt: the last image, then the user's."""
+        images = []
+        if self._edit_last_image and self._memory.has_last_image:
+            images.append(await self._memory.last_image(ImageRole.EDIT))
+        if self._user_image_role is not None and self._memory.has_user_image:
+            images.append(await self._memory.take_user_image(self._user_image_role))
+        return images
+
+    async def _generate(
+        self,
+        prompt: str,
+        images: Sequence[InputImage],
+        mask: InputImage | None,
+        *,
+        interruptible: bool,
+    ) -> AsyncGenerator[Frame, None]:
+        """Run one generation and yield its frames: images, and progress when asked for."""
+        try:
+            request = self.build_request(prompt, self._settings)
         except ImageGenError as error:
             await self._report(error)
             return
         except ValueError as exc:  # pydantic's ValidationError included
             await self._report(_invalid(exc), caused_by_application=_only_prompt(exc))
             return
+        try:
+            request = _with_inputs(request, images, mask)
+        except ValueError as exc:
+            # The images came with the prompt (or were asked for by it): the
+            # application's input, like a bad prompt; the service stays usable.
+            await self._report(_invalid(exc, "invalid input images"), caused_by_application=True)
+            return
+        try:
+            generation = self._backend.generate(request, strict=self._strict)
+        except ImageGenError as error:
+            await self._report(error)
+            return
 
-        stream = RenderStream(generation, self._render)
+        stream = RenderStream(
+            generation,
+            self._render,
+            progress=self._progress_frames,
+            render_preview=self._render if self._preview_frames else None,
+        )
         self._streams[stream] = interruptible
         waiting_for_first = True
         await self.start_ttfb_metrics()
@@ -333,6 +458,11 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
                         waiting_for_first = False
                         await self.stop_ttfb_metrics()
                     continue
+                if isinstance(event, Progressed):
+                    for frame in self._progress_frames_for(event):
+                        yield frame
+                    continue
+                self._memory.remember_delivered(event.result.data, event.result.decoded)
                 yield self._frame(event)
         except ImageGenError as error:
             await self._report(error, one_output=stream.failed_in_render)
@@ -442,6 +572,25 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
         result: dict[str, Any] = await super()._update_settings(own)
         return result
 
+    def _check_editing_modes(self) -> None:
+        """Refuse editing modes the backend cannot serve: every prompt would fail."""
+        capabilities = self._backend.capabilities
+        modes = {"edit_last_image": ImageRole.EDIT if self._edit_last_image else None}
+        modes["user_image_role"] = self._user_image_role
+        for mode, role in modes.items():
+            if role is None or (capabilities.max_input_images and role in capabilities.input_roles):
+                continue
+            takes = (
+                "takes no input images"
+                if not capabilities.max_input_images
+                else f"takes no input image in the role {role.value!r}"
+            )
+            raise ImageGenError(
+                f"{mode} cannot be used: backend {self._backend.name!r} {takes}",
+                kind=ErrorKind.INVALID_REQUEST,
+                backend=self._backend.name,
+            )
+
     def _adopt(self, candidate: SettingsT, changed: Mapping[str, Any], *, refused: str) -> None:
         """Apply ``candidate``'s backend part, or refuse it unchanged if no prompt could succeed.
 
@@ -479,7 +628,7 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
 
     # -- images ------------------------------------------------------------------------
 
-    async def _render(self, image: GeneratedImage) -> DecodedImage:
+    async def _render(self, image: GeneratedImage) -> _Picture:
         data = image.data
         if data is None:
             url = image.url or ""
@@ -493,23 +642,44 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
             data = fetched.data
         else:
             refuse_oversized_inline(data, self._max_download_bytes, image.index)
-        return await decode_off_loop(data, mode=self._pixel_mode, max_pixels=self._max_pixels)
+        decoded = await decode_off_loop(data, mode=self._pixel_mode, max_pixels=self._max_pixels)
+        return _Picture(decoded, data)
 
-    def _frame(self, event: Rendered[DecodedImage]) -> URLImageRawFrame:
-        decoded, image = event.result, event.image
+    def _frame(self, event: Rendered[_Picture]) -> URLImageRawFrame:
+        decoded, image = event.result.decoded, event.image
         frame = URLImageRawFrame(
             image=decoded.pixels,
             size=(decoded.size.width, decoded.size.height),
             format=decoded.mode,
             url=image.url,
         )
-        frame.metadata["imagegen"] = {
+        frame.metadata["imagegen"] = self._metadata(image)
+        return frame
+
+    def _progress_frames_for(self, event: Progressed[_Picture]) -> list[Frame]:
+        """The frames one progress report becomes, as the service was asked for them."""
+        frames: list[Frame] = []
+        if self._progress_frames:
+            frames.append(ImageGenProgressFrame(progress=event.progress))
+        preview = event.progress.preview
+        if event.preview is not None and preview is not None:
+            decoded = event.preview.decoded
+            frame = ImageGenPreviewFrame(
+                image=decoded.pixels,
+                size=(decoded.size.width, decoded.size.height),
+                format=decoded.mode,
+            )
+            frame.metadata["imagegen"] = {**self._metadata(preview), "preview": True}
+            frames.append(frame)
+        return frames
+
+    def _metadata(self, image: GeneratedImage) -> dict[str, Any]:
+        return {
             **dict(image.metadata),
             "backend": self._backend.name,
             "index": image.index,
             "media_type": image.media_type,
         }
-        return frame
 
     # -- errors and warnings -------------------------------------------------------
 
@@ -610,6 +780,25 @@ def _texts_in(settings: BackendSettings | Mapping[str, Any] | None) -> Iterator[
             yield value.get_secret_value()
         elif isinstance(value, str):
             yield value
+
+
+def _with_inputs(
+    request: ImageRequest, images: Sequence[InputImage], mask: InputImage | None
+) -> ImageRequest:
+    """``request`` with these input images before its own, and this mask unless None.
+
+    Validated again as a whole, so a mask that does not fit its image (or too
+    many images) is refused here, before any network call.
+
+    Raises:
+        pydantic.ValidationError: The inputs do not make a valid request.
+    """
+    if not images and mask is None:
+        return request
+    fields = {name: getattr(request, name) for name in type(request).model_fields}
+    fields["images"] = (*images, *request.images)
+    fields["mask"] = mask if mask is not None else request.mask
+    return type(request)(**fields)
 
 
 def _value(settings: ServiceSettings, name: str) -> Any:
