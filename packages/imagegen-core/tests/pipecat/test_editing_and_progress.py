@@ -299,8 +299,13 @@ async def test_an_edit_frame_takes_given_images_and_the_user_image() -> None:
             ),
             "mask is 4x4",
         ),
+        (
+            ImageGenEditFrame(prompt="wrong", images=["a file name"]),  # type: ignore[list-item]
+            "images.0",
+        ),
+        (ImageGenEditFrame(prompt="odd", user_image="sideways"), "role must be one of"),  # type: ignore[arg-type]
     ],
-    ids=["no-last-image", "no-user-image", "mask-of-another-size"],
+    ids=["no-last-image", "no-user-image", "mask-of-another-size", "not-an-input", "bad-role"],
 )
 async def test_an_edit_that_cannot_be_made_is_an_error_frame_and_the_service_serves_on(
     edit: ImageGenEditFrame, message: str

@@ -219,7 +219,7 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
         self._streams: dict[RenderStream[_Picture], bool] = {}
         self._next_prompt_interruptible = True
         self._edit_last_image = edit_last_image
-        self._user_image_role = None if user_image_role is None else ImageRole(user_image_role)
+        self._user_image_role = None if user_image_role is None else _role(user_image_role)
         self._progress_frames = progress_frames
         self._preview_frames = preview_frames
         self._memory = ImageMemory()
@@ -390,9 +390,9 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
         try:
             images = [*frame.images]
             if frame.last_image is not None:
-                images.append(await self._memory.last_image(ImageRole(frame.last_image)))
+                images.append(await self._memory.last_image(_role(frame.last_image)))
             if frame.user_image is not None:
-                images.append(await self._memory.take_user_image(ImageRole(frame.user_image)))
+                images.append(await self._memory.take_user_image(_role(frame.user_image)))
         except ImageGenError as error:
             await self._report(error, caused_by_application=True)
             return
@@ -799,6 +799,17 @@ def _with_inputs(
     fields["images"] = (*images, *request.images)
     fields["mask"] = mask if mask is not None else request.mask
     return type(request)(**fields)
+
+
+def _role(value: str) -> ImageRole:
+    """An edit frame's role, or ``invalid_request`` naming the roles there are."""
+    try:
+        return ImageRole(value)
+    except ValueError:
+        roles = ", ".join(repr(role.value) for role in ImageRole)
+        raise ImageGenError(
+            f"image role must be one of {roles}, got {value!r}", kind=ErrorKind.INVALID_REQUEST
+        ) from None
 
 
 def _value(settings: ServiceSettings, name: str) -> Any:
