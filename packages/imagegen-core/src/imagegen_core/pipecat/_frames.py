@@ -79,6 +79,8 @@ class ImageGenProgressFrame(DataFrame):
             Its ``preview`` (when there is one) is the file as the backend
             returned it; the decoded preview travels in an
             :class:`ImageGenPreviewFrame`.
+
+    Attributes:
         text: One line for people, such as ``"40% - step 12/28"`` or
             ``"queued (2 ahead)"``: a caption an app can show as it is.
     """
