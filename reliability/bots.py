@@ -53,6 +53,8 @@ class Outcome:
     errors: list[ErrorFrame] = field(default_factory=list)
     first_at: float | None = None
     """When its first outcome arrived (``time.monotonic``)."""
+    last_at: float | None = None
+    """When its latest outcome arrived."""
     failed_requests: int = 0
     """HTTP attempts made for it that failed (an error status or no reply), retries included."""
 
@@ -85,6 +87,8 @@ class _Tap(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
+        if self._tail and isinstance(frame, InterruptionFrame):
+            self._bot.interruption_passed = time.monotonic()
         if self._tail and isinstance(frame, _Fence):
             self._bot.fenced(frame)
             return
@@ -107,6 +111,8 @@ class Bot:
         self.outcomes: list[Outcome] = []
         self.stray: list[Frame] = []
         """Outcomes that arrived before any prompt was sent."""
+        self.interruption_passed: float | None = None
+        """When the latest interruption had passed the service (reached the tail)."""
         self._changed = asyncio.Event()
         self._fences: dict[int, asyncio.Event] = {}
         pipeline = Pipeline([_Tap(self, tail=False), service, _Tap(self, tail=True)])
@@ -136,8 +142,9 @@ class Bot:
             evidence.keep(frame)
             return
         outcome = self.outcomes[-1]
+        outcome.last_at = time.monotonic()
         if outcome.first_at is None:
-            outcome.first_at = time.monotonic()
+            outcome.first_at = outcome.last_at
         if isinstance(frame, URLImageRawFrame):
             outcome.images.append(frame)
         else:

@@ -12,7 +12,7 @@ from ._promises import assert_holds, promises, run_section
 PLAN = InterruptionPlan(per_moment=3, pipelines=3)
 PROMISES = [
     *(f"ran on, billed: {moment.name}" for moment in MOMENTS if moment.cancellable),
-    "outcomes of interrupted prompts",
+    *(f"outcomes of interrupted prompts: {moment.name}" for moment in MOMENTS),
     "next prompt failed",
 ]
 WAITING = {"ran on, billed: during the create request": 1}
