@@ -413,7 +413,7 @@ def reliability(session: nox.Session) -> None:
     2,000 prompts over 64 pipelines with every emulator fault, 200
     interruptions, every bad-input case through the service and the CLI, the
     canary search and the broken plugins (docs/reliability.md). About
-    three minutes on a loaded two-core machine; not a default session for that
+    three to four minutes on a loaded two-core machine; not a default session for that
     reason (the fast versions run in `tests`). Exit status 1 when a promise
     of the table missed. `-- --quick` runs small counts.
     """

@@ -1,6 +1,6 @@
 """Run the whole reliability suite and print one table: ``python -m reliability``.
 
-The full run (the default counts) takes about three minutes on a loaded
+The full run (the default counts) takes three to four minutes on a loaded
 two-core machine; ``--quick`` runs the counts of the fast tests in under a
 minute. The exit status is 1 when any promise of the table missed.
 """
