@@ -51,11 +51,33 @@ async def test_interruption_while_polling_cancels_the_prediction(
         assert record.status == "canceled"
 
 
-async def test_interruption_during_the_sync_wait_still_cancels(
+async def test_interruption_during_the_create_cancels_it_with_the_default_sync_wait(
     make_settings: MakeSettings, emulator: ReplicateEmulator
 ) -> None:
-    # The create request is held open (Prefer: wait); only its reply carries
-    # the prediction id, so cancellation lets it finish (bounded), then cancels.
+    # Issue 9, point 1. The create is held for the whole sync wait (Prefer:
+    # wait) and only its reply carries the id. With the old 60 s default the
+    # clean-up gave up first and the prediction ran on, billed; the short
+    # default lets the create come back in time to be cancelled.
+    emulator.latency = Latency(predict=30.0)
+    backend = ReplicateBackend(make_settings())  # the default sync wait
+    task = asyncio.create_task(_run(backend, ImageRequest(prompt="x")))
+    await _until(lambda: emulator.counters.predictions_created == 1)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert loop.time() - started < 1.0  # the interruption does not wait for the sync wait
+    await backend.aclose()  # waits for the cancel still in flight
+    assert emulator.counters.cancels_received == 1
+    assert emulator.counters.predictions_running == 0
+    [record] = emulator.predictions.values()
+    assert record.status == "canceled"
+
+
+async def test_interruption_during_the_sync_wait_cancels_once_the_reply_is_in(
+    make_settings: MakeSettings, emulator: ReplicateEmulator
+) -> None:
     answer_before_done(emulator, sync_wait=0.3, predict=10.0)
     async with ReplicateBackend(make_settings(wait_seconds=1)) as backend:
         task = asyncio.create_task(_run(backend, ImageRequest(prompt="x")))
@@ -63,16 +85,20 @@ async def test_interruption_during_the_sync_wait_still_cancels(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+        assert emulator.counters.cancels_received == 0  # the reply is not in yet
+        assert await backend.wait_for_cleanups(timeout=5.0)
         assert emulator.counters.cancels_received == 1
         assert emulator.counters.predictions_running == 0
 
 
-async def test_cancellation_is_bounded_by_cleanup_timeout(
+async def test_the_background_cancel_is_bounded_by_the_sync_wait_and_cleanup_timeout(
     make_settings: MakeSettings, emulator: ReplicateEmulator
 ) -> None:
-    # The sync wait outlasts the clean-up budget: the cancellation still
-    # finishes in time (Cancel-After is what stops the prediction then).
+    # The cancel request hangs; the clean-up gives up after the sync wait
+    # (1 s) plus cleanup_timeout (0.2 s), and Cancel-After is what stops the
+    # prediction then.
     answer_before_done(emulator, sync_wait=1.0, predict=10.0)
+    emulator.script(Fault.slow_cancel(30.0))
     settings = make_settings(wait_seconds=1, cleanup_timeout=0.2)
     async with ReplicateBackend(settings) as backend:
         task = asyncio.create_task(_run(backend, ImageRequest(prompt="x")))
@@ -82,7 +108,9 @@ async def test_cancellation_is_bounded_by_cleanup_timeout(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert loop.time() - started < 0.8  # not the 1 s the sync wait would take
+        assert await backend.wait_for_cleanups(timeout=5.0)
+        assert loop.time() - started < 1.8
+        assert emulator.counters.cancels_received == 1
         [record] = emulator.predictions.values()
         assert record.cancel_after is not None
 
@@ -197,3 +225,25 @@ async def test_cancellation_is_bounded_when_the_cancel_request_hangs(
             await task
         assert loop.time() - started < 1.5  # cleanup_timeout (0.3 s), not the 30 s hang
     assert cancels == ["stuck"]
+
+
+async def test_closing_the_backend_waits_for_a_slow_cancel_cancelled_again(
+    make_settings: MakeSettings, emulator: ReplicateEmulator
+) -> None:
+    # Issue 9, point 2: the task is cancelled a second time while its cancel
+    # request is still out (an app tearing down); the cancel goes on in the
+    # background, and aclose must not close the session under it.
+    answer_before_done(emulator, predict=10.0)
+    emulator.script(Fault.slow_cancel(1.0))
+    backend = ReplicateBackend(make_settings(wait_seconds=1))
+    task = asyncio.create_task(_run(backend, ImageRequest(prompt="x")))
+    await _until(lambda: emulator.counters.predictions_running == 1)
+    await asyncio.sleep(0.03)  # polling now
+    task.cancel()
+    await _until(lambda: emulator.counters.cancels_received == 1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await backend.aclose()
+    assert emulator.counters.cancels_abandoned == 0
+    assert emulator.counters.predictions_running == 0

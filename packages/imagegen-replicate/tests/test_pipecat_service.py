@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 from pipecat.frames.frames import (
+    CancelFrame,
     Frame,
     InterruptionFrame,
     TextFrame,
@@ -158,7 +159,7 @@ def test_constructor_has_the_old_plugins_parameters_and_defaults() -> None:
         "api_token": None,
         "settings": None,
         "base_url": None,  # the seed said https://api.replicate.com/v1; see docs/replicate.md
-        "wait_timeout_secs": 60,
+        "wait_timeout_secs": 5,  # the seed said 60; see docs/replicate.md
         "poll_interval_secs": 0.5,
         "max_poll_attempts": 120,
     }
@@ -172,7 +173,7 @@ def test_omitted_parameters_give_the_old_plugins_behaviour(
     settings = ReplicateImageGenService(aiohttp_session=session).replicate_backend.settings
     assert settings.api_token is None  # REPLICATE_API_TOKEN is read when a prompt arrives
     assert settings.resolve_base_url() == "https://api.replicate.com/v1"
-    assert (settings.wait_seconds, settings.poll_interval, settings.max_polls) == (60, 0.5, 120)
+    assert (settings.wait_seconds, settings.poll_interval, settings.max_polls) == (5, 0.5, 120)
 
 
 def test_backend_settings_reach_the_backend(session: aiohttp.ClientSession) -> None:
@@ -440,3 +441,49 @@ async def test_allow_private_urls_lets_links_into_the_network() -> None:
         default = small_images_from(emulator, session)
         assert not default.backend.address_policy().allow_private
         assert default.backend.address_policy().trusted_hosts == {"127.0.0.1"}
+
+
+async def test_interruption_during_the_create_cancels_the_prediction() -> None:
+    # Issue 9, point 1, through the service with its default sync wait: the
+    # create is held (Prefer: wait) and only its reply carries the id to cancel.
+    async with ReplicateEmulator() as emulator:
+        emulator.latency = Latency(predict=30.0)
+        async with aiohttp.ClientSession() as session:
+            service = ReplicateImageGenService(
+                aiohttp_session=session, api_token=emulator.api_token, base_url=emulator.base_url
+            )
+            frames = [TextFrame("interrupted at once"), pause(0.3), InterruptionFrame(), pause(0.1)]
+            down, up = await run(service, frames)
+        # The app's session is closed now: the cancel had to be sent before.
+        assert images(down) == []
+        assert errors(up) == []
+        assert emulator.counters.predictions_created == 1
+        assert emulator.counters.cancels_received == 1
+        assert emulator.counters.predictions_running == 0
+
+
+@pytest.mark.parametrize("end", ["CancelFrame", "interruption then EndFrame"])
+async def test_a_slow_cancel_still_reaches_replicate_when_the_pipeline_ends(end: str) -> None:
+    # Issue 9, point 2: the cancel takes 2 s to take effect, longer than
+    # Pipecat waits for a cancelled task; the pipeline's end, and the app
+    # closing its session right after, must not abort it.
+    async with ReplicateEmulator() as emulator:
+        emulator.max_sync_wait = 0.01
+        emulator.latency = Latency(predict=30.0)
+        emulator.script(Fault.slow_cancel(2.0))
+        async with aiohttp.ClientSession() as session:
+            service = ReplicateImageGenService(
+                aiohttp_session=session,
+                api_token=emulator.api_token,
+                base_url=emulator.base_url,
+                poll_interval_secs=0.02,
+            )
+            frames: list[Frame] = [TextFrame("never finished"), pause(0.3)]
+            if end == "CancelFrame":
+                frames.append(CancelFrame())
+            else:
+                frames += [InterruptionFrame(), pause(0.05)]
+            await run(service, frames, send_end_frame=end != "CancelFrame")
+        assert emulator.counters.cancels_received == 1
+        assert emulator.counters.cancels_abandoned == 0
+        assert emulator.counters.predictions_running == 0

@@ -11,6 +11,7 @@ from imagegen_core import ErrorKind, ImageGenError
 from imagegen_replicate import (
     BASE_URL_ENV_VAR,
     DEFAULT_BASE_URL,
+    DEFAULT_WAIT_SECONDS,
     TOKEN_ENV_VAR,
     ReplicateBackend,
     ReplicateSettings,
@@ -24,8 +25,13 @@ def test_defaults_match_the_old_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = ReplicateSettings()
     assert settings.model == "black-forest-labs/flux-schnell"
     assert settings.resolve_base_url() == DEFAULT_BASE_URL == "https://api.replicate.com/v1"
-    assert settings.wait_seconds == 60
     assert settings.api_token is None
+
+
+def test_the_sync_wait_is_short_so_an_interruption_can_cancel() -> None:
+    # The old plugin held the create for 60 s, during which no cancel was
+    # possible (the id is in the reply); see docs/replicate.md.
+    assert ReplicateSettings().wait_seconds == DEFAULT_WAIT_SECONDS == 5
 
 
 @pytest.mark.parametrize("wait", [0, 61, -1])

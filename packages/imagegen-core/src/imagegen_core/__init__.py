@@ -17,7 +17,12 @@ Importing this package never imports Pipecat or aiohttp.
 
 from imagegen_core._addresses import AddressPolicy
 from imagegen_core._backend import BackendItem, BackendSettings, Generation, ImageBackend
-from imagegen_core._cancellation import DEFAULT_CLEANUP_TIMEOUT, finish_cleanup
+from imagegen_core._cancellation import (
+    DEFAULT_CLEANUP_TIMEOUT,
+    DEFAULT_SHUTDOWN_TIMEOUT,
+    cleanup_in_background,
+    finish_cleanup,
+)
 from imagegen_core._capabilities import Capabilities
 from imagegen_core._errors import ErrorKind, ImageGenError
 from imagegen_core._inputs import (
@@ -56,6 +61,7 @@ from imagegen_core.plugins import (
 
 __all__ = [
     "DEFAULT_CLEANUP_TIMEOUT",
+    "DEFAULT_SHUTDOWN_TIMEOUT",
     "ENTRY_POINT_GROUP",
     "INPUT_MEDIA_TYPES",
     "MAX_IMAGES_PER_REQUEST",
@@ -87,6 +93,7 @@ __all__ = [
     "WarningKind",
     "__version__",
     "available_backends",
+    "cleanup_in_background",
     "create_backend",
     "decode_data_url",
     "finish_cleanup",

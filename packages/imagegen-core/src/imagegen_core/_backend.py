@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from imagegen_core._addresses import AddressPolicy
+from imagegen_core._cancellation import DEFAULT_SHUTDOWN_TIMEOUT, CleanupTracker, tracking_cleanups
 from imagegen_core._capabilities import Capabilities
 from imagegen_core._errors import ErrorKind, ImageGenError
 from imagegen_core._progress import GenerationEvent, GenerationProgress
@@ -165,11 +166,41 @@ class ImageBackend(ABC, Generic[SettingsT]):
         return generation
 
     async def aclose(self) -> None:
-        """Release connections and other resources. Safe to call more than once."""
+        """Release connections and other resources. Safe to call more than once.
+
+        Remote clean-ups still in flight (a cancel request sent on an
+        interruption) are waited for first, bounded by
+        :data:`~imagegen_core.DEFAULT_SHUTDOWN_TIMEOUT`: closing the session
+        under them would abort the cancel and leave the remote work running.
+        """
         if self._closed:
             return
         self._closed = True
+        await self.wait_for_cleanups()
         await self._aclose()
+
+    async def wait_for_cleanups(self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> bool:  # noqa: ASYNC109 - bounds the wait itself
+        """Wait, at most ``timeout``, for this backend's remote clean-ups in flight.
+
+        These are the clean-ups its generations started with
+        :func:`~imagegen_core.finish_cleanup` or
+        :func:`~imagegen_core.cleanup_in_background` that have not finished
+        yet (each is bounded by its own timeout too). Call it before closing
+        a session the backend sends with; :meth:`aclose` calls it itself.
+
+        Returns:
+            Whether none is left running.
+        """
+        return await self._cleanup_tracker.wait(timeout)
+
+    @property
+    def _cleanup_tracker(self) -> CleanupTracker:
+        # Made on first use rather than in __init__, so a subclass that
+        # forgets to call super().__init__() still has its clean-ups tracked.
+        tracker: CleanupTracker | None = self.__dict__.get("_cleanups")
+        if tracker is None:
+            tracker = self.__dict__["_cleanups"] = CleanupTracker()
+        return tracker
 
     async def _aclose(self) -> None:
         """Release resources; called once by :meth:`aclose`. Override as needed."""
@@ -302,7 +333,8 @@ class Generation(AsyncIterator[GeneratedImage]):
             self._source = self._backend._generate(self.request)
         try:
             while True:
-                item = await anext(self._source)
+                with tracking_cleanups(self._backend._cleanup_tracker):
+                    item = await anext(self._source)
                 if isinstance(item, GenerationWarning):
                     self.add_warning(item)
                     continue
@@ -360,7 +392,8 @@ class Generation(AsyncIterator[GeneratedImage]):
         source, self._source = self._source, None
         close = getattr(source, "aclose", None)
         if close is not None:
-            await close()
+            with tracking_cleanups(self._backend._cleanup_tracker):
+                await close()
 
     def _scrubbed(self, exc: ImageGenError) -> ImageGenError:
         """The error with secrets cut from its message and the backend's name filled in.

@@ -176,11 +176,15 @@ class RenderStream(Generic[T]):
         task = self._task
         if task is not None and task.done():
             return
-        self._cancel_requested = True
+        first, self._cancel_requested = not self._cancel_requested, True
         if task is None:
             await self._generation.aclose()
             return
-        task.cancel()
+        if first:
+            # Only once: a second cancel() (the pipeline ending while an
+            # interruption's cancel is still going) must wait for the
+            # backend's clean-up, not interrupt it.
+            task.cancel()
         finished, _ = await asyncio.wait({task}, timeout=self._cancel_timeout)
         if not finished:
             _log.warning(

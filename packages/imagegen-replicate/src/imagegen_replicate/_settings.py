@@ -31,6 +31,7 @@ __all__ = [
     "BASE_URL_ENV_VAR",
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_DATA_URL_BYTES",
+    "DEFAULT_WAIT_SECONDS",
     "TOKEN_ENV_VAR",
     "InputNames",
     "ReplicateSettings",
@@ -42,6 +43,15 @@ BASE_URL_ENV_VAR = "REPLICATE_BASE_URL"
 """Read (never written) when ``base_url`` is not set. The official clients' name."""
 TOKEN_ENV_VAR = "REPLICATE_API_TOKEN"  # noqa: S105 - the variable's name, not a token
 """Read (never written) when ``api_token`` is not set."""
+
+DEFAULT_WAIT_SECONDS = 5
+"""The default sync wait: long enough for flux-schnell to answer in one request.
+
+Short on purpose: while the create request is held, the prediction's id is
+unknown, so an interruption can cancel it only once the reply arrives (the
+backend waits for it in the background). 60 s, the API's maximum and the old
+plugin's default, made every interruption during that minute uncancellable.
+"""
 
 MIN_CANCEL_AFTER = 5
 """Replicate's shortest ``Cancel-After`` deadline, in seconds."""
@@ -126,7 +136,12 @@ class ReplicateSettings(BackendSettings):
     )
 
     wait_seconds: int = Field(
-        default=60, ge=1, le=60, description="Prefer: wait=N, how long Replicate holds the reply."
+        default=DEFAULT_WAIT_SECONDS,
+        ge=1,
+        le=60,
+        description="Prefer: wait=N, how long Replicate holds the create's reply before the "
+        "prediction is polled; kept short because an interruption can only cancel the "
+        "prediction once that reply (with its id) is in.",
     )
     timeout: Seconds = Field(
         default=180.0, description="Deadline for one generation, from create to the last image."
@@ -140,7 +155,16 @@ class ReplicateSettings(BackendSettings):
     poll_backoff: float = Field(
         default=1.5, ge=1.0, le=10.0, description="Factor the poll wait grows by each time."
     )
-    poll_max_interval: Seconds = Field(default=5.0, description="Longest wait between polls.")
+    poll_max_interval: Seconds = Field(
+        default=0.7,
+        description="Longest wait between polls while the prediction is processing (its "
+        "result may land any moment; half of this is the median delay added).",
+    )
+    poll_max_interval_starting: Seconds = Field(
+        default=2.0,
+        description="Longest wait between polls while the prediction is starting (queued or "
+        "booting a model, which takes seconds to minutes); never below poll_max_interval.",
+    )
     max_polls: int | None = Field(
         default=None, ge=1, description="Most status polls per generation; None for no limit."
     )

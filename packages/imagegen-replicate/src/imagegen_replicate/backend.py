@@ -11,14 +11,15 @@ The life of a generation:
    replaces it. Images the model's inputs cannot hold are refused here, and
    the images are then placed inline, as links or as uploads (``_uploads``),
    under the names the schema gives.
-3. Create the prediction in sync mode (``Prefer: wait=N``) with a
-   ``Cancel-After`` deadline, so Replicate itself stops it if we disappear.
+3. Create the prediction in sync mode (``Prefer: wait=N``, 5 s by default:
+   fast models answer in that one request) with a ``Cancel-After``
+   deadline, so Replicate itself stops it if we disappear.
 4. While the prediction is ``starting`` or ``processing``, poll its
-   ``urls.get`` link, waiting longer after each poll (``poll_interval`` times
-   ``poll_backoff``, up to ``poll_max_interval``) until the ``timeout``. The
-   timeout is a deadline for every request of the generation, retries
-   included: a create still being throttled, or a poll still being retried,
-   is cut short when it passes.
+   ``urls.get`` link on the adaptive schedule of :class:`PollSchedule`
+   (short waits while it processes, longer ones while it is queued or
+   booting) until the ``timeout``. The timeout is a deadline for every
+   request of the generation, retries included: a create still being
+   throttled, or a poll still being retried, is cut short when it passes.
    Every reply is read into a typed prediction where it arrives (see
    ``_wire``): one that is not what the API documents (not JSON, no id, an
    unknown status, an output that is not files...) ends the generation with a
@@ -42,8 +43,11 @@ fails or is abandoned while the prediction still runs, the backend sends
 ``POST /predictions/{id}/cancel`` before letting go, bounded by
 ``cleanup_timeout`` (:func:`imagegen_core.finish_cleanup`), and re-raises the
 cancellation untouched. A cancellation that lands while the create request is
-still waiting in sync mode lets that request finish (it is the only way to
-learn the prediction's id), within the same bound, and then cancels.
+still held in sync mode finishes at once; the create goes on in the
+background (it is the only way to learn the prediction's id, and the short
+sync wait bounds it), and the prediction it made is cancelled then
+(:func:`imagegen_core.cleanup_in_background`). :meth:`ReplicateBackend.aclose`
+waits for those clean-ups before closing the session.
 """
 
 from __future__ import annotations
@@ -70,12 +74,14 @@ from imagegen_core import (
     ImageBackend,
     ImageGenError,
     ImageRequest,
+    cleanup_in_background,
     finish_cleanup,
 )
 from imagegen_core.http import SessionOwner
 from imagegen_replicate._inputs import build_inputs, expected_outputs
 from imagegen_replicate._models import KNOWN_MODELS, ModelRef, profile_for
 from imagegen_replicate._outputs import OutputFile, UnexpectedOutput, to_generated_image
+from imagegen_replicate._polling import PollSchedule
 from imagegen_replicate._progress import ProgressReader
 from imagegen_replicate._schema import ImageInputs, ModelSchema
 from imagegen_replicate._settings import TOKEN_ENV_VAR, ReplicateSettings
@@ -359,12 +365,15 @@ class _Run:
         try:
             return await asyncio.shield(create)
         except asyncio.CancelledError:
-            # The sync-mode create may be holding the only copy of the id:
-            # let it finish (without retrying), then cancel what it made.
+            # The sync-mode create holds the only copy of the id until its
+            # reply: let it finish in the background (without retrying; the
+            # sync wait bounds it), then cancel what it made. The caller's
+            # cancellation finishes now; closing the backend waits for this.
             abandon.set()
-            await finish_cleanup(
+            self.finished = True
+            cleanup_in_background(
                 self._cancel_once_created(create),
-                timeout=self.settings.cleanup_timeout,
+                timeout=wait_seconds + self.settings.cleanup_timeout,
                 what="cancelling the Replicate prediction being created",
             )
             raise
@@ -376,8 +385,8 @@ class _Run:
             return  # nothing was created (or nothing we can tell the id of)
         if prediction.running:
             self.prediction = prediction
+            _log.info("cancelling prediction %s (interrupted while creating it)", prediction.id)
             await self.transport.cancel(prediction)
-            self.finished = True
 
     async def _cancel_remote(self, why: str) -> None:
         prediction = self.prediction
@@ -392,57 +401,45 @@ class _Run:
         )
 
     async def _follow(self, expected: int) -> AsyncGenerator[_Item, None]:
-        settings = self.settings
-        loop = asyncio.get_running_loop()
         yielded: set[int] = set()
         previewed: set[int] = set()
         progress = ProgressReader()
-        interval = settings.poll_interval
-        polls = 0
-        while True:
-            prediction = self._current()
-            if prediction.data_removed:
-                raise self._data_removed()
-            report = progress.read(prediction.status, prediction.logs)
-            if report is not None:
-                yield report
-            files = prediction.files
-            metadata = self._metadata(prediction)
-            if self.previews:
-                previews = self._previews_or_results(
-                    prediction, previewed, expected, progress.fraction
-                )
-                async with aclosing(previews):
-                    async for item in previews:
-                        if isinstance(item, GeneratedImage):
-                            yielded.add(item.index)
-                        yield item
-                files = ()  # nothing below counts an iterator's files as results
-            for file in files:
-                if file.index in yielded:
-                    continue
-                yielded.add(file.index)
-                yield await self._fetch(file, metadata)
-            if prediction.status == "succeeded":
-                self.finished = True
-                break
-            if not prediction.running:
-                self.finished = True
-                raise self._failure(prediction)
-            if files and len(yielded) >= expected:
-                # A sync reply may carry every file before the prediction is
-                # marked done; waiting for the status would only add latency.
-                self.finished = True
-                break
-            remaining = self.deadline - loop.time()
-            if remaining <= 0 or (settings.max_polls is not None and polls >= settings.max_polls):
-                raise self._timed_out(prediction, polls)
-            await asyncio.sleep(min(interval, remaining))
-            interval = min(interval * settings.poll_backoff, settings.poll_max_interval)
-            self.prediction = await self._before_deadline(
-                self.transport.get(prediction), partial(self._timed_out, prediction, polls)
-            )
-            polls += 1
+        async with aclosing(self._replies()) as replies:
+            async for prediction in replies:
+                if prediction.data_removed:
+                    raise self._data_removed()
+                report = progress.read(prediction.status, prediction.logs)
+                if report is not None:
+                    yield report
+                files = prediction.files
+                metadata = self._metadata(prediction)
+                if self.previews:
+                    previews = self._previews_or_results(
+                        prediction, previewed, expected, progress.fraction
+                    )
+                    async with aclosing(previews):
+                        async for item in previews:
+                            if isinstance(item, GeneratedImage):
+                                yielded.add(item.index)
+                            yield item
+                    files = ()  # nothing below counts an iterator's files as results
+                for file in files:
+                    if file.index in yielded:
+                        continue
+                    yielded.add(file.index)
+                    yield await self._fetch(file, metadata)
+                if prediction.status == "succeeded":
+                    self.finished = True
+                    break
+                if not prediction.running:
+                    self.finished = True
+                    raise self._failure(prediction)
+                if files and len(yielded) >= expected:
+                    # A sync reply may carry every file before the prediction is
+                    # marked done; waiting for the status would only add latency.
+                    self.finished = True
+                    break
+        prediction = self._current()
         if not yielded:
             raise ImageGenError(
                 f"prediction {prediction.id} succeeded but returned no images",
@@ -490,6 +487,30 @@ class _Run:
             self._image(file, metadata),
             partial(self._timeout_error, f"downloading output {file.index} did not finish"),
         )
+
+    async def _replies(self) -> AsyncGenerator[Prediction, None]:
+        """The prediction as each reply shows it: the create's, then one per status poll.
+
+        This is the one place every reply passes through, in order, so what
+        is read from each (its files, its status, its ``logs``) is read in
+        the loop that iterates it. A poll is made only when the loop asks
+        for the next reply, after waiting as :class:`PollSchedule` says.
+        """
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        schedule = PollSchedule(settings)
+        polls = 0
+        prediction = self._current()
+        while True:
+            yield prediction
+            remaining = self.deadline - loop.time()
+            if remaining <= 0 or (settings.max_polls is not None and polls >= settings.max_polls):
+                raise self._timed_out(prediction, polls)
+            await asyncio.sleep(min(schedule.wait_after(prediction), remaining))
+            prediction = self.prediction = await self._before_deadline(
+                self.transport.get(prediction), partial(self._timed_out, prediction, polls)
+            )
+            polls += 1
 
     # -- reading replies ----------------------------------------------------------
 

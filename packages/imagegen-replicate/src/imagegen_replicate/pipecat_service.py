@@ -45,7 +45,7 @@ from imagegen_core.pipecat import (
     not_given,
 )
 from imagegen_replicate._models import DEFAULT_MODEL, ModelRef, profile_for
-from imagegen_replicate._settings import ReplicateSettings
+from imagegen_replicate._settings import DEFAULT_WAIT_SECONDS, ReplicateSettings
 from imagegen_replicate.backend import ReplicateBackend
 
 __all__ = ["ReplicateImageGenService", "ReplicateImageGenSettings"]
@@ -124,7 +124,10 @@ class ReplicateImageGenService(BaseBackendImageGenService[ReplicateImageGenSetti
         base_url: Replicate API base URL; without it, ``REPLICATE_BASE_URL``,
             else ``https://api.replicate.com/v1``.
         wait_timeout_secs: Seconds Replicate holds the create request
-            (``Prefer: wait``), 1 to 60.
+            (``Prefer: wait``), 1 to 60. The old plugin's default was 60; it
+            is 5 now, because an interruption can cancel the prediction only
+            once that request's reply (with its id) is in. See
+            ``docs/replicate.md``.
         poll_interval_secs: First wait between status polls; later waits grow.
         max_poll_attempts: Most status polls per prompt.
         backend_settings: Further :class:`~imagegen_replicate.ReplicateSettings`
@@ -149,7 +152,7 @@ class ReplicateImageGenService(BaseBackendImageGenService[ReplicateImageGenSetti
         api_token: str | None = None,
         settings: ReplicateImageGenSettings | None = None,
         base_url: str | None = None,
-        wait_timeout_secs: int = 60,
+        wait_timeout_secs: int = DEFAULT_WAIT_SECONDS,
         poll_interval_secs: float = 0.5,
         max_poll_attempts: int = 120,
         backend_settings: Mapping[str, Any] | None = None,

@@ -498,6 +498,11 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
 
     async def _shutdown(self) -> None:
         await self._cancel_generations(interruptible_only=False)
+        # Cancels still in flight (an interruption's, or one a backend runs in
+        # the background) need the sessions this shutdown, or the app right
+        # after it, closes: wait for them (bounded) even for a backend the
+        # service does not own.
+        await self._backend.wait_for_cleanups()
         if self._owns_backend:
             try:
                 await self._backend.aclose()

@@ -407,8 +407,17 @@ async def _get(request: web.Request) -> web.StreamResponse:
 
 
 async def _cancel(request: web.Request) -> web.StreamResponse:
-    request.app[STATE_KEY].counters.cancels_received += 1
+    counters = request.app[STATE_KEY].counters
+    counters.cancels_received += 1
     record = _prediction(request)
+    delay = sum(f.seconds for f in request.get(_FAULTS, ()) if f.kind is FaultKind.SLOW_CANCEL)
+    if delay > 0:
+        await asyncio.sleep(delay)
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            # The client gave up (its session closed): the cancel never took effect.
+            counters.cancels_abandoned += 1
+            raise asyncio.CancelledError
     cancel(record, "user")
     return web.json_response(record.to_json())
 

@@ -106,6 +106,7 @@ class FaultKind(StrEnum):
     SLOW_PREDICTION = "slow_prediction"
     DATA_URLS = "data_urls"
     SLOW_DOWNLOAD = "slow_download"
+    SLOW_CANCEL = "slow_cancel"
     TRUNCATED_DOWNLOAD = "truncated_download"
     CORRUPT_IMAGE = "corrupt_image"
     MALFORMED_REPLY = "malformed_reply"
@@ -290,6 +291,18 @@ class Fault:
         if seconds < 0:
             raise ValueError("seconds must not be negative")
         return cls(FaultKind.SLOW_DOWNLOAD, _FILE_ROUTES, seconds=seconds)
+
+    @classmethod
+    def slow_cancel(cls, seconds: float) -> Fault:
+        """The next cancel request takes ``seconds`` before Replicate acts on it.
+
+        A client that gives up on the request sooner (its session closed at
+        shutdown, say) never gets it applied: the prediction runs on, as it
+        does when a real cancel is aborted before it reaches the API.
+        """
+        if seconds < 0:
+            raise ValueError("seconds must not be negative")
+        return cls(FaultKind.SLOW_CANCEL, frozenset({Route.PREDICTIONS_CANCEL}), seconds=seconds)
 
     @classmethod
     def truncated_download(cls, fraction: float = 0.5) -> Fault:

@@ -277,6 +277,9 @@ class Counters:
         """Faults applied, by kind."""
         self.predictions_created = 0
         self.cancels_received = 0
+        """Cancel requests that arrived (applied or not)."""
+        self.cancels_abandoned = 0
+        """Slow cancels (``Fault.slow_cancel``) whose client hung up before they took effect."""
         self.throttled = 0
         """Replies refused by the emulator's own rate limiter (not scripted 429s)."""
         self.files_with_authorization = 0
