@@ -18,7 +18,9 @@ lengths with:
 For each it prints, as medians over the rounds: the time from the request to
 the image (and its ratio to the baseline), the delay from the prediction's
 completion on the emulator to the backend handing over the image, and the
-requests per prediction (and their ratio to fixed 0.5 s polling). Only the
+requests per prediction (and their ratio to fixed 0.5 s polling). The
+predictions of one case last from the nominal length to one second more,
+evenly spread, so that the delay is sampled across the polling cycle. Only the
 ratios and the differences mean anything across machines.
 
 Run: ``uv run python benchmarks/replicate_polling.py [--rounds N] [--predict S ...]``
@@ -38,7 +40,7 @@ from typing import Any
 
 from imagegen_core import ImageRequest
 from imagegen_replicate import ReplicateBackend
-from imagegen_testing.emulator import Latency, ReplicateEmulator
+from imagegen_testing.emulator import Fault, ReplicateEmulator
 
 STRATEGIES: dict[str, dict[str, Any]] = {
     "60 s wait": {
@@ -79,7 +81,11 @@ class Case:
 async def run_case(strategy: dict[str, Any], predict: float, rounds: int) -> Case:
     """``rounds`` concurrent predictions of ``predict`` seconds with one strategy's settings."""
     async with ReplicateEmulator() as emulator:
-        emulator.latency = Latency(predict=predict)
+        # Spread the lengths over one second: the delay after completion
+        # depends on where the completion falls between two polls, so equal
+        # lengths would measure one phase of the schedule, not its median.
+        for round_ in range(rounds):
+            emulator.script(Fault.slow_prediction(predict=predict + round_ / rounds))
         settings = {
             "api_token": emulator.api_token,
             "base_url": emulator.base_url,
@@ -139,7 +145,7 @@ async def main(rounds: int, lengths: list[float]) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="predictions per case")
+    parser.add_argument("--rounds", type=int, default=10, help="predictions per case")
     parser.add_argument(
         "--predict", type=float, nargs="+", default=[1.0, 8.0, 45.0], help="predict times (s)"
     )

@@ -51,6 +51,18 @@ async def test_interruption_while_polling_cancels_the_prediction(
         assert record.status == "canceled"
 
 
+async def _cancel_during_create(backend: ReplicateBackend, emulator: ReplicateEmulator) -> float:
+    """Cancel a generation once its create arrived; return how long the cancellation took."""
+    task = asyncio.create_task(_run(backend, ImageRequest(prompt="x")))
+    await _until(lambda: emulator.counters.predictions_created == 1)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    return loop.time() - started
+
+
 async def test_interruption_during_the_create_cancels_it_with_the_default_sync_wait(
     make_settings: MakeSettings, emulator: ReplicateEmulator
 ) -> None:
@@ -60,14 +72,8 @@ async def test_interruption_during_the_create_cancels_it_with_the_default_sync_w
     # default lets the create come back in time to be cancelled.
     emulator.latency = Latency(predict=30.0)
     backend = ReplicateBackend(make_settings())  # the default sync wait
-    task = asyncio.create_task(_run(backend, ImageRequest(prompt="x")))
-    await _until(lambda: emulator.counters.predictions_created == 1)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert loop.time() - started < 1.0  # the interruption does not wait for the sync wait
+    # The interruption does not wait for the sync wait:
+    assert await _cancel_during_create(backend, emulator) < 1.0
     await backend.aclose()  # waits for the cancel still in flight
     assert emulator.counters.cancels_received == 1
     assert emulator.counters.predictions_running == 0
@@ -80,11 +86,7 @@ async def test_interruption_during_the_sync_wait_cancels_once_the_reply_is_in(
 ) -> None:
     answer_before_done(emulator, sync_wait=0.3, predict=10.0)
     async with ReplicateBackend(make_settings(wait_seconds=1)) as backend:
-        task = asyncio.create_task(_run(backend, ImageRequest(prompt="x")))
-        await _until(lambda: emulator.counters.predictions_created == 1)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await _cancel_during_create(backend, emulator)
         assert emulator.counters.cancels_received == 0  # the reply is not in yet
         assert await backend.wait_for_cleanups(timeout=5.0)
         assert emulator.counters.cancels_received == 1
@@ -101,13 +103,9 @@ async def test_the_background_cancel_is_bounded_by_the_sync_wait_and_cleanup_tim
     emulator.script(Fault.slow_cancel(30.0))
     settings = make_settings(wait_seconds=1, cleanup_timeout=0.2)
     async with ReplicateBackend(settings) as backend:
-        task = asyncio.create_task(_run(backend, ImageRequest(prompt="x")))
-        await _until(lambda: emulator.counters.predictions_created == 1)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await _cancel_during_create(backend, emulator)
         assert await backend.wait_for_cleanups(timeout=5.0)
         assert loop.time() - started < 1.8
         assert emulator.counters.cancels_received == 1
