@@ -259,6 +259,29 @@ async def test_an_interrupted_edit_cancels_the_prediction_then_deletes_its_uploa
     assert emulator.counters.files_deleted == emulator.counters.files_created == 1
 
 
+async def test_an_edit_interrupted_during_the_create_keeps_its_uploads_until_cancelled(
+    make_settings: MakeSettings, emulator: ReplicateEmulator
+) -> None:
+    # The create is still held when the interruption lands: the uploads are
+    # deleted after the background cancel, not under the starting prediction.
+    emulator.script(Fault.slow_prediction(predict=30.0))
+    emulator.max_sync_wait = 0.5
+    settings = make_settings(
+        model=FLUX_KONTEXT_PRO, inputs={}, max_data_url_bytes=0, wait_seconds=1
+    )
+    async with ReplicateBackend(settings) as backend:
+        task = asyncio.create_task(backend.generate(edit(png())).collect())
+        await emulator.wait_until(lambda e: e.counters.predictions_created == 1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert emulator.counters.files_deleted == 0
+    assert emulator.counters.cancels_received == 1
+    [record] = emulator.predictions.values()
+    assert record.status == "canceled"
+    assert emulator.counters.files_deleted == emulator.counters.files_created == 1
+
+
 async def test_a_deployment_is_known_through_the_version_its_release_runs(
     make_settings: MakeSettings, emulator: ReplicateEmulator
 ) -> None:

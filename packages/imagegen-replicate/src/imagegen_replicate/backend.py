@@ -290,6 +290,8 @@ class _Run:
         self.staged = StagedFiles(transport, settings.max_data_url_bytes)
         self.prediction: Prediction | None = None
         self.finished = False
+        self.creating_in_background = False
+        """Cancelled during the create: the background clean-up cancels, then deletes uploads."""
         self.deadline = 0.0
 
     async def images(
@@ -311,7 +313,7 @@ class _Run:
                 async for item in predict:
                     yield item
         finally:
-            if self.staged.uploaded:
+            if self.staged.uploaded and not self.creating_in_background:
                 # After the prediction ended (or was cancelled): the model
                 # reads its inputs when it starts, so deleting sooner would fail it.
                 await finish_cleanup(
@@ -370,10 +372,11 @@ class _Run:
             # sync wait bounds it), then cancel what it made. The caller's
             # cancellation finishes now; closing the backend waits for this.
             abandon.set()
-            self.finished = True
+            self.finished = self.creating_in_background = True
             cleanup_in_background(
                 self._cancel_once_created(create),
-                timeout=wait_seconds + self.settings.cleanup_timeout,
+                # The create's reply, the cancel, then deleting any uploads.
+                timeout=wait_seconds + 2 * self.settings.cleanup_timeout,
                 what="cancelling the Replicate prediction being created",
             )
             raise
@@ -382,11 +385,17 @@ class _Run:
         try:
             prediction = await create
         except ImageGenError:
-            return  # nothing was created (or nothing we can tell the id of)
-        if prediction.running:
-            self.prediction = prediction
-            _log.info("cancelling prediction %s (interrupted while creating it)", prediction.id)
-            await self.transport.cancel(prediction)
+            prediction = None  # nothing was created (or nothing we can tell the id of)
+        try:
+            if prediction is not None and prediction.running:
+                self.prediction = prediction
+                _log.info("cancelling prediction %s (interrupted while creating it)", prediction.id)
+                await self.transport.cancel(prediction)
+        finally:
+            # Only now: a prediction still starting reads its inputs, and
+            # deleting them under it would fail it rather than cancel it.
+            if self.staged.uploaded:
+                await self.staged.delete_all()
 
     async def _cancel_remote(self, why: str) -> None:
         prediction = self.prediction
