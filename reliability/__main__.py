@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--prompts", type=int, help="soak prompts (default 2000)")
     parser.add_argument("--pipelines", type=int, help="soak pipelines (default 64)")
     parser.add_argument(
-        "--interruptions", type=int, help="interruptions at each of the five moments (default 40)"
+        "--interruptions", type=int, help="interruptions at each of the six moments (default 34)"
     )
     return parser
 
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     soak = SoakPlan(
         prompts=args.prompts or soak.prompts, pipelines=args.pipelines or soak.pipelines
     )
-    interruptions = InterruptionPlan(per_moment=args.interruptions or (6 if args.quick else 40))
+    interruptions = InterruptionPlan(per_moment=args.interruptions or (6 if args.quick else 34))
     logger.remove()  # Pipecat's own stderr sink: the run's logs are collected, not shown
     started = time.monotonic()
     print(f"reliability run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {_machine()}", flush=True)

@@ -1,11 +1,12 @@
 """Interruptions: the user speaks while an image is being made, at random moments.
 
-Each interruption lands in one of five moments, chosen by how the emulator
+Each interruption lands in one of six moments, chosen by how the emulator
 answers: while the create request is held (``Prefer: wait``) for a
 prediction that outlasts the sync wait, and for one that ends within it
 (its id comes with its result: too late to cancel, so measured, not
 promised), while the client polls, while an output file downloads, and the
-pipeline ending mid-prediction (the user hanging up). What must hold: every prediction
+pipeline ending mid-prediction (the user hanging up), once with cancels
+answered at once and once with each cancel taking two seconds. What must hold: every prediction
 running at the interruption is cancelled on the provider (none runs on to be
 billed), the interrupted prompt yields nothing, and the next prompt on the
 same pipeline succeeds.
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from imagegen_testing.emulator import Latency, PredictionRecord, ReplicateEmulator, Status
+from imagegen_testing.emulator import Fault, Latency, PredictionRecord, ReplicateEmulator, Status
 from reliability import subjects
 from reliability.bots import Bot, shares
 from reliability.figures import Figure, percentile
@@ -51,6 +52,8 @@ class Moment:
     """Count the delay from the moment the prediction has its outputs (so: mid-download)."""
     cancellable: bool = True
     """Whether a prediction still running there can be cancelled (its id known in time)."""
+    slow_cancel: float = 0.0
+    """Seconds each cancel request takes before the emulator acts on it."""
 
 
 MOMENTS = (
@@ -75,6 +78,16 @@ MOMENTS = (
         after_outputs=True,
     ),
     Moment("at pipeline end (hang-up)", Latency(predict=3.0), 0.0, (0.05, 1.0), hang_up=True),
+    # Slower than the second newer Pipecat waits for a cancelled task: the
+    # service must still wait (bounded) for the cancel to reach the provider.
+    Moment(
+        "at pipeline end, cancel taking 2 s",
+        Latency(predict=5.0),
+        0.0,
+        (0.05, 1.0),
+        hang_up=True,
+        slow_cancel=2.0,
+    ),
 )
 
 
@@ -82,7 +95,7 @@ MOMENTS = (
 class InterruptionPlan:
     """How many interruptions, over how many concurrent pipelines."""
 
-    per_moment: int = 40
+    per_moment: int = 34
     pipelines: int = 10
     seed: int = 7
 
@@ -192,6 +205,8 @@ async def run_interruptions(plan: InterruptionPlan = InterruptionPlan()) -> list
         cancels_before = emu.counters.cancels_received
         for moment in MOMENTS:
             emu.latency, emu.max_sync_wait = moment.latency, moment.max_sync_wait
+            if moment.slow_cancel:
+                emu.faults.add_rate(Fault.slow_cancel(moment.slow_cancel), rate=1.0)
             tally = tallies[moment.name] = _Tally()
             seeds = [rng.random() for _ in range(plan.pipelines)]
             work = shares(plan.per_moment, plan.pipelines)
