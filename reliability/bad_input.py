@@ -343,20 +343,15 @@ CASES: tuple[Case, ...] = (
     Case("output redirecting to ftp://", K.SERVER, faults=_hosted("redirect-ftp"), point=6),
     Case("output in a redirect loop", K.SERVER, faults=_hosted("loop"), point=6),
     Case("output URL that is gone (404)", K.SERVER, faults=_hosted("missing.png")),
-    # The CLI saves a provider's bytes without decoding them (``.bin`` when it
-    # cannot tell the format): it has no pixels to be fooled by.
-    Case("output that is a web page", K.SERVER, faults=_hosted("page.png"), cli_expected=None),
-    # The CLI writes files without decoding them, so a bomb is only bytes to it.
+    Case("output that is a web page", K.SERVER, faults=_hosted("page.png")),
     Case(
         "output that is a decompression bomb",
         K.INVALID_REQUEST,
         faults=_hosted("bomb.png"),
-        cli_expected=None,
     ),
     Case(
         "output that no decoder reads",
         K.SERVER,
-        cli_expected=None,
         faults=lambda _e, _h: [Fault.corrupt_image()],
     ),
     Case(

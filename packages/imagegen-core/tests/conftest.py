@@ -27,8 +27,10 @@ from imagegen_core.plugins._environment import (
 )
 
 # A complete, working plugin module. ``{name}`` is the backend name. Its images
-# are JSON echoing the settings and options they were made with, or ``url``.
+# are tiny PNGs whose ``echo`` text chunk holds JSON of the settings and options
+# they were made with (real images: the CLI saves only what decodes), or ``url``.
 GOOD_PLUGIN = """
+import io
 import json
 from collections.abc import AsyncIterator
 from typing import ClassVar
@@ -62,7 +64,17 @@ class Backend(ImageBackend[Settings]):
                 yield GeneratedImage(url=settings.url, index=index)
                 continue
             echo = {"colour": settings.colour, "tags": settings.tags, "options": request.options}
-            yield GeneratedImage(data=json.dumps(echo).encode(), index=index)
+            yield GeneratedImage(data=_png_with_text(json.dumps(echo)), index=index)
+
+
+def _png_with_text(text: str) -> bytes:
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("echo", text)
+    buffer = io.BytesIO()
+    Image.new("RGB", (2, 2)).save(buffer, "PNG", pnginfo=info)
+    return buffer.getvalue()
 
 
 @hookimpl

@@ -289,8 +289,10 @@ def test_generate_uses_the_only_installed_backend_and_settings(
 
     assert result.code == 0, result.err
     (path,) = result.paths
-    assert path.suffix == ".bin"
-    assert json.loads(path.read_bytes()) == {
+    assert path.suffix == ".png"
+    with Image.open(path) as image:
+        echo = image.text["echo"]  # type: ignore[attr-defined]
+    assert json.loads(echo) == {
         "colour": "green",
         "tags": ["a", "b"],
         "options": {"steps": 4, "fast": True, "label": "plain text", "nested": {"k": [1, None]}},
@@ -678,3 +680,17 @@ def test_generate_draws_no_progress_when_stderr_is_not_a_terminal(run: Any, out:
     )
     assert result.code == 0
     assert result.err == ""
+
+
+def test_generate_saves_only_what_decodes_as_an_image(
+    plugins: Any, run: Any, out: Path, image_server: str
+) -> None:
+    # The server answers anything but /img.png with 5000 bytes of "x": a
+    # provider's link to something that is no image must not become a file.
+    plugins.install("good")
+
+    line = one_line_error(generate_from(run, out, f"{image_server}/not-an-image"))
+
+    assert line.startswith("imagegen: error: server: ")
+    assert "not an image format" in line
+    assert list(out.glob("*")) == []

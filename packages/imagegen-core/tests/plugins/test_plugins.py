@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import pickle
@@ -9,6 +10,7 @@ import sys
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from imagegen_core import (
     Capabilities,
@@ -613,7 +615,13 @@ async def test_create_backend_passes_settings_and_generates(plugins: Any) -> Non
     images = await backend.generate(ImageRequest(prompt="p", num_images=2)).collect()
     await backend.aclose()
 
-    assert [json.loads(image.data or b"")["colour"] for image in images] == ["blue", "blue"]
+    assert [_echo(image.data or b"")["colour"] for image in images] == ["blue", "blue"]
+
+
+def _echo(png: bytes) -> Any:
+    """What the test plugin wrote into its PNG's ``echo`` text chunk."""
+    with Image.open(io.BytesIO(png)) as image:
+        return json.loads(image.text["echo"])  # type: ignore[attr-defined]
 
 
 def test_create_backend_passes_constructor_keywords(plugins: Any) -> None:

@@ -40,6 +40,7 @@ from imagegen_core._validation import describe_validation
 from imagegen_core.cli._files import prompt_stem, write_image
 from imagegen_core.cli._progress import ProgressLine
 from imagegen_core.cli._version import VersionAction
+from imagegen_core.pixels import decode_off_loop
 from imagegen_core.plugins import (
     BackendInfo,
     PluginError,
@@ -407,6 +408,10 @@ async def _run(backend: ImageBackend[Any], request: ImageRequest, args: argparse
                     progress.show(event)
                     continue
                 data, media_type = await downloader.content(event)
+                # A provider's bytes are untrusted: only a file that decodes as
+                # an image within the pixel cap is saved, as the service does
+                # before it makes a frame (a web page or a bomb is an error).
+                await decode_off_loop(data)
                 path = write_image(args.out, stem, data, media_type)
                 progress.clear()
                 print(path, flush=True)
