@@ -96,9 +96,13 @@ class OpenAIProvider(LiveProvider):
         """Start the emulator (scripted for ``scenario``), or hand out the live settings."""
         if self._live_key is not None:
             return {"api_key": self._live_key, "base_url": OPENAI_API}
+        from imagegen_testing.clock import SteppingClock
         from imagegen_testing.openai_emulator import OpenAIEmulator, OpenAIFault
 
-        emulator = OpenAIEmulator(**self._emulator_options)
+        # Seeded ids and a stepping clock: re-recording unchanged traffic
+        # writes byte-identical cassettes (only real changes show in a diff).
+        options = {"seed": 0, "clock": SteppingClock(), **self._emulator_options}
+        emulator = OpenAIEmulator(**options)
         await emulator.start()
         self.emulator = emulator
         if scenario is Scenario.FAILURE:

@@ -128,9 +128,13 @@ class ReplicateProvider(LiveProvider):
         """Start the emulator (scripted for ``scenario``), or hand out the live settings."""
         if self._live_token is not None:
             return {self._token_setting: self._live_token, self._base_url_setting: REPLICATE_API}
+        from imagegen_testing.clock import SteppingClock
         from imagegen_testing.emulator import Fault, ReplicateEmulator
 
-        emulator = ReplicateEmulator(**self._emulator_options)
+        # Seeded ids and a stepping clock: re-recording unchanged traffic
+        # writes byte-identical cassettes (only real changes show in a diff).
+        options = {"seed": 0, "clock": SteppingClock(), **self._emulator_options}
+        emulator = ReplicateEmulator(**options)
         await emulator.start()
         self.emulator = emulator
         if scenario is Scenario.FAILURE:

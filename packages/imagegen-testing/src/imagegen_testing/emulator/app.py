@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 import aiohttp
 from aiohttp import web
 
+from imagegen_testing.clock import http_date
 from imagegen_testing.emulator.faults import CREATE_ROUTES, Fault, FaultKind, Route, throttle_detail
 from imagegen_testing.emulator.files import MAX_FILENAME_BYTES, UploadedFile
 from imagegen_testing.emulator.headers import HeaderError, parse_cancel_after, parse_prefer_wait
@@ -153,7 +154,9 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 async def _count(request: web.Request, response: web.StreamResponse) -> None:
-    request.app[STATE_KEY].counters.responses[response.status] += 1
+    state = request.app[STATE_KEY]
+    state.counters.responses[response.status] += 1
+    response.headers["Date"] = http_date(state.clock())
 
 
 def _unknown_path(request: web.Request) -> web.StreamResponse:
@@ -558,6 +561,7 @@ async def _create_file(request: web.Request) -> web.StreamResponse:
         metadata=metadata,
         ttl=state.file_ttl,
         origin=state.origin,
+        created_at=state.clock(),
     )
     state.files.add(file)
     state.counters.files_created += 1

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from imagegen_testing.clock import wall_clock
+
 __all__ = [
     "DEFAULT_FILE_TTL",
     "MAX_FILENAME_BYTES",
@@ -58,7 +60,8 @@ class UploadedFile:
     metadata: Any
     ttl: float
     origin: str
-    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    created_at: datetime = field(default_factory=wall_clock)
+    """When it was uploaded, as reported (the emulator passes its own clock's reading)."""
     deleted: bool = False
     _created_clock: float = field(default_factory=time.monotonic)
 

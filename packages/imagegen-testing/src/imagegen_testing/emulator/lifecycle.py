@@ -104,6 +104,7 @@ def create_prediction(
         deployment=deployment,
         prefer_wait=prefer_wait,
         cancel_after=cancel_after,
+        clock=state.clock,
     )
     state.store.add(record)
     state.counters.predictions_created += 1

@@ -18,6 +18,7 @@ from typing import Self
 
 from aiohttp import web
 
+from imagegen_testing.clock import Clock, wall_clock
 from imagegen_testing.emulator.app import build_app
 from imagegen_testing.emulator.faults import Fault, FaultPlan, Latency
 from imagegen_testing.emulator.files import DEFAULT_FILE_TTL, MAX_UPLOAD_BYTES, UploadedFile
@@ -75,6 +76,10 @@ class ReplicateEmulator:
         max_sync_wait: Cap on how long ``Prefer: wait`` holds a request (for fast tests).
         min_cancel_after: Shortest ``Cancel-After`` accepted, in seconds (Replicate: 5).
         seed: Seeds ids, random image seeds and fault rates, for reproducible runs.
+        clock: Where the times in replies are read (``created_at``, ``metrics``,
+            ``Date``): the wall clock by default; a
+            :class:`~imagegen_testing.clock.SteppingClock` with a
+            ``seed`` makes the same traffic produce the same bytes.
         allow_non_loopback: Permit a non-loopback ``host``.
         access_log: Log each request (method, path, status; never headers).
         file_ttl: Seconds until an uploaded file expires (Replicate: 24 hours).
@@ -97,6 +102,7 @@ class ReplicateEmulator:
         max_sync_wait: float | None = None,
         min_cancel_after: float = 5.0,
         seed: int | None = None,
+        clock: Clock = wall_clock,
         allow_non_loopback: bool = False,
         access_log: bool = False,
         file_ttl: float = DEFAULT_FILE_TTL,
@@ -143,6 +149,7 @@ class ReplicateEmulator:
             faults=FaultPlan(rng=random.Random(rng.random())),  # noqa: S311
             file_ttl=file_ttl,
             max_upload_bytes=max_upload_bytes,
+            clock=clock,
         )
         self._runner: web.AppRunner | None = None
 

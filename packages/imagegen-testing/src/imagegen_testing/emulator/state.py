@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import random
 import string
-import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from imagegen_core import ImageSize
+from imagegen_testing.clock import Clock, wall_clock
 from imagegen_testing.emulator.faults import FaultKind, FaultPlan, Latency, Route
 from imagegen_testing.emulator.files import FileStore
 from imagegen_testing.emulator.images import data_url
@@ -52,6 +52,10 @@ class Status(StrEnum):
     def terminal(self) -> bool:
         """Whether the prediction will never change again (apart from data removal)."""
         return self not in {Status.STARTING, Status.PROCESSING}
+
+
+def _seconds(duration: timedelta) -> float:
+    return round(duration.total_seconds(), 6)
 
 
 def _timestamp(moment: datetime | None) -> str | None:
@@ -103,7 +107,9 @@ class PredictionRecord:
     size: ImageSize | None = None
     """The size of every output, once the model knows it."""
     data_removed: bool = False
-    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    clock: Clock = wall_clock
+    """Where the times this prediction reports are read (see :mod:`imagegen_testing.clock`)."""
+    created_at: datetime = field(init=False)
     started_at: datetime | None = None
     outputs_at: datetime | None = None
     completed_at: datetime | None = None
@@ -119,10 +125,9 @@ class PredictionRecord:
     """
     task: asyncio.Task[None] | None = None
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
-    _started_clock: float | None = None
-    _outputs_clock: float | None = None
-    _completed_clock: float = 0.0
-    _created_clock: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.created_at = self.clock()
 
     @property
     def deadline(self) -> datetime | None:
@@ -171,8 +176,7 @@ class PredictionRecord:
     def mark_processing(self) -> None:
         """A worker picked the prediction up."""
         self.status = Status.PROCESSING
-        self.started_at = datetime.now(UTC)
-        self._started_clock = time.monotonic()
+        self.started_at = self.clock()
 
     def mark_outputs(self, files: list[bytes], *, uploading: bool) -> None:
         """The model produced ``files``.
@@ -182,8 +186,7 @@ class PredictionRecord:
         same step and :meth:`finish` announces both at once.
         """
         self.files = files
-        self.outputs_at = datetime.now(UTC)
-        self._outputs_clock = time.monotonic()
+        self.outputs_at = self.clock()
         if uploading:
             self.settled.set()
 
@@ -199,8 +202,7 @@ class PredictionRecord:
             return
         self.status = status
         self.error = error
-        self.completed_at = datetime.now(UTC)
-        self._completed_clock = time.monotonic()
+        self.completed_at = self.clock()
         for timer in self.timers:
             timer.cancel()
         self.timers.clear()
@@ -219,11 +221,11 @@ class PredictionRecord:
         """``metrics`` for a terminal prediction: predict and total time, image count on success."""
         if not self.status.terminal:
             return {}
-        completed = self._completed_clock
-        metrics: dict[str, float | int] = {"total_time": round(completed - self._created_clock, 6)}
-        if self._started_clock is not None:
-            end = self._outputs_clock if self._outputs_clock is not None else completed
-            metrics["predict_time"] = round(end - self._started_clock, 6)
+        completed = self.completed_at or self.created_at
+        metrics: dict[str, float | int] = {"total_time": _seconds(completed - self.created_at)}
+        if self.started_at is not None:
+            end = self.outputs_at if self.outputs_at is not None else completed
+            metrics["predict_time"] = _seconds(end - self.started_at)
         if self.status is Status.SUCCEEDED and not self.data_removed:
             metrics["image_count"] = len(self.files)
         return metrics
@@ -384,6 +386,8 @@ class EmulatorState:
     faults: FaultPlan
     file_ttl: float
     max_upload_bytes: int
+    clock: Clock = wall_clock
+    """Where reported times are read: the wall clock, or a ``SteppingClock``."""
     store: PredictionStore = field(init=False)
     files: FileStore = field(init=False)
     counters: Counters = field(init=False)

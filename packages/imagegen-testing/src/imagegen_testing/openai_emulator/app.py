@@ -16,14 +16,14 @@ import asyncio
 import base64
 import hmac
 import json
-import secrets
-import time
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from imagegen_core import ImageSize, OutputFormat
+from imagegen_testing.clock import http_date
 from imagegen_testing.openai_emulator.faults import OpenAIFault, OpenAIFaultKind, OpenAIRoute
 from imagegen_testing.openai_emulator.images import (
     Upload,
@@ -73,6 +73,7 @@ def build_app(state: EmulatorState) -> web.Application:
     """An application serving OpenAI's image routes from ``state``."""
     app = web.Application(middlewares=[_middleware], client_max_size=_MAX_FORM_BYTES)
     app[STATE_KEY] = state
+    app.on_response_prepare.append(_date_header)
     router = app.router
     router.add_post("/v1/images/generations", _generations, name=OpenAIRoute.GENERATIONS)
     router.add_post("/v1/images/edits", _edits, name=OpenAIRoute.EDITS)
@@ -100,7 +101,7 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
     faults = state.faults.take(route)
     state.counters.faults_injected.update(fault.kind for fault in faults)
     request[_FAULTS] = faults
-    started = time.monotonic()
+    started = state.clock()
     reset = next((f for f in faults if f.kind is OpenAIFaultKind.CONNECTION_RESET), None)
     if reset is not None and not reset.after_processing:
         drop_connection(request, reset=True)
@@ -196,13 +197,17 @@ def _authenticate(state: EmulatorState, request: web.Request, *, azure: bool) ->
         raise ApiProblem(404, "Resource not found", code="404", error_type="invalid_request_error")
 
 
+async def _date_header(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Date"] = http_date(request.app[STATE_KEY].clock())
+
+
 def _add_headers(
-    state: EmulatorState, request: web.Request, response: web.StreamResponse, started: float
+    state: EmulatorState, request: web.Request, response: web.StreamResponse, started: datetime
 ) -> None:
     headers = response.headers
     headers["x-request-id"] = request.get(_REQUEST_ID) or state.request_id()
     headers["openai-version"] = "2020-10-01"
-    headers["openai-processing-ms"] = str(int((time.monotonic() - started) * 1000))
+    headers["openai-processing-ms"] = str(int((state.clock() - started).total_seconds() * 1000))
     headers["openai-organization"] = request.headers.get("OpenAI-Organization", "org-emulator")
     for name, value in state.rate_headers().items():
         headers.setdefault(name, value)
@@ -539,9 +544,9 @@ def _usage(plan: _Plan, images: int) -> dict[str, Any]:
     }
 
 
-def _b64(data: bytes, faults: tuple[OpenAIFault, ...]) -> str:
+def _b64(state: EmulatorState, data: bytes, faults: tuple[OpenAIFault, ...]) -> str:
     if any(fault.kind is OpenAIFaultKind.BAD_IMAGE for fault in faults):
-        data = b"GIF89a" + secrets.token_bytes(64)  # an image, but of no format the API returns
+        data = b"GIF89a" + state.rng.randbytes(64)  # an image, but of no format the API returns
     return base64.b64encode(data).decode("ascii")
 
 
@@ -552,12 +557,12 @@ def _reply(
     images: list[bytes],
     faults: tuple[OpenAIFault, ...],
 ) -> dict[str, Any]:
-    created = int(time.time())
+    created = int(state.clock().timestamp())
     if plan.model.gpt_image:
         return {
             "created": created,
             "background": plan.reported_background,
-            "data": [{"b64_json": _b64(image, faults)} for image in images],
+            "data": [{"b64_json": _b64(state, image, faults)} for image in images],
             "output_format": plan.output_format.value,
             "quality": plan.billed_quality,
             "size": str(plan.size),
@@ -570,7 +575,7 @@ def _reply(
             key = state.store_file(image)
             entry["url"] = f"{state.origin}/files/{key}/img-{index}.png?se=expiry&sig=emulator"
         else:
-            entry["b64_json"] = _b64(image, faults)
+            entry["b64_json"] = _b64(state, image, faults)
         if plan.model.name == "dall-e-3":
             entry["revised_prompt"] = f"A picture of: {plan.prompt}"
         entries.append(entry)
@@ -586,7 +591,7 @@ async def _stream(
 ) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-    _add_headers(state, request, response, time.monotonic())
+    _add_headers(state, request, response, state.clock())
     response.headers["Cache-Control"] = "no-cache"
     await response.prepare(request)
     error = next((f for f in faults if f.kind is OpenAIFaultKind.STREAM_ERROR), None)
@@ -630,7 +635,7 @@ async def _stream(
             event = {
                 "type": f"{plan.event_prefix}.partial_image",
                 "b64_json": base64.b64encode(preview).decode("ascii"),
-                "created_at": int(time.time()),
+                "created_at": int(state.clock().timestamp()),
                 "partial_image_index": step,
                 **common,
             }
@@ -641,8 +646,8 @@ async def _stream(
             await asyncio.sleep(seconds / (steps + 1))
         event = {
             "type": f"{plan.event_prefix}.completed",
-            "b64_json": _b64(final, faults),
-            "created_at": int(time.time()),
+            "b64_json": _b64(state, final, faults),
+            "created_at": int(state.clock().timestamp()),
             **common,
             "usage": _usage(plan, count),
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -11,6 +12,7 @@ from typing import Self
 
 from aiohttp import web
 
+from imagegen_testing.clock import Clock, wall_clock
 from imagegen_testing.emulator.ratelimit import TokenBucket
 from imagegen_testing.emulator.server import is_loopback
 from imagegen_testing.openai_emulator.app import build_app
@@ -51,6 +53,11 @@ class OpenAIEmulator:
         deployments: Azure OpenAI deployment name -> model it runs.
         moderation_marker: Prompts containing this are refused; None refuses none.
         file_ttl: Seconds a ``response_format=url`` link stays valid (OpenAI: 60 minutes).
+        seed: Seeds request ids and file keys, for reproducible runs.
+        clock: Where reported times are read (``created``, ``Date``,
+            ``openai-processing-ms``) and the rate limits refill from: the wall
+            clock by default; a :class:`~imagegen_testing.clock.SteppingClock`
+            with a ``seed`` makes the same traffic produce the same bytes.
         allow_non_loopback: Permit a non-loopback ``host``.
         access_log: Log each request (method, path, status; never headers).
     """
@@ -67,6 +74,8 @@ class OpenAIEmulator:
         deployments: Mapping[str, str] | None = None,
         moderation_marker: str | None = MODERATION_MARKER,
         file_ttl: float = 3600.0,
+        seed: int | None = None,
+        clock: Clock = wall_clock,
         allow_non_loopback: bool = False,
         access_log: bool = False,
     ) -> None:
@@ -81,14 +90,21 @@ class OpenAIEmulator:
         self._host = host
         self._port = port
         self._access_log = access_log
+        # The buckets refill by the same clock as the times replies report, so
+        # a stepping clock makes the rate-limit headers reproducible too.
+        bucket_clock = time.monotonic if clock is wall_clock else lambda: clock().timestamp()
         self._state = EmulatorState(
             api_key=api_key,
             latency=latency,
-            request_limit=TokenBucket(requests_per_minute),
-            token_limit=TokenBucket(max(1, tokens_per_minute // TOKENS_PER_REQUEST)),
+            request_limit=TokenBucket(requests_per_minute, clock=bucket_clock),
+            token_limit=TokenBucket(
+                max(1, tokens_per_minute // TOKENS_PER_REQUEST), clock=bucket_clock
+            ),
             deployments=dict(deployments or {DEFAULT_DEPLOYMENT: "gpt-image-1"}),
             moderation_marker=moderation_marker,
             file_ttl=file_ttl,
+            rng=random.Random(seed),  # noqa: S311 - ids, not secrets
+            clock=clock,
         )
         self._runner: web.AppRunner | None = None
 

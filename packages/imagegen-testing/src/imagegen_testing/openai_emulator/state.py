@@ -11,7 +11,7 @@ documentation names only the ``x-ratelimit-*`` headers).
 
 from __future__ import annotations
 
-import secrets
+import random
 import socket
 import struct
 import time
@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from imagegen_testing.clock import Clock, wall_clock
 from imagegen_testing.emulator.ratelimit import TokenBucket
 from imagegen_testing.openai_emulator.faults import OpenAIFaultKind, OpenAIFaultPlan, OpenAIRoute
 from imagegen_testing.openai_emulator.images import Upload
@@ -164,6 +165,10 @@ class EmulatorState:
     deployments: dict[str, str]
     moderation_marker: str | None
     file_ttl: float
+    rng: random.Random = field(default_factory=random.Random)
+    """Ids and keys (not secrets: seeded so that a recording can be reproduced)."""
+    clock: Clock = wall_clock
+    """Where reported times are read (``created``, ``Date``, processing time)."""
     origin: str = ""
     faults: OpenAIFaultPlan = field(default_factory=OpenAIFaultPlan)
     counters: OpenAICounters = field(default_factory=OpenAICounters)
@@ -172,7 +177,7 @@ class EmulatorState:
 
     def request_id(self) -> str:
         """A fresh ``x-request-id``."""
-        return f"req_{secrets.token_hex(16)}"
+        return f"req_{self.rng.getrandbits(128):032x}"
 
     def throttle(self) -> None:
         """Charge one request; raise the 429 OpenAI sends when a limit is exhausted."""
@@ -203,7 +208,7 @@ class EmulatorState:
 
     def store_file(self, data: bytes) -> str:
         """Keep an output for its link; the key to serve it by."""
-        key = secrets.token_hex(12)
+        key = f"{self.rng.getrandbits(96):024x}"
         self._files[key] = (time.monotonic() + self.file_ttl, data)
         return key
 
