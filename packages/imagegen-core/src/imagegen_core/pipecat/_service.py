@@ -109,6 +109,21 @@ __all__ = ["BackendImageGenService", "BaseBackendImageGenService"]
 
 SettingsT = TypeVar("SettingsT", bound=ImageGenSettings)
 
+_MAPPED_SETTINGS = frozenset(
+    {
+        "model",  # the backend's own model setting, through backend_updates
+        "extra",  # the request's options
+        "num_images",
+        "aspect_ratio",
+        "size",
+        "seed",
+        "negative_prompt",
+        "output_format",
+        "quality",
+    }
+)
+"""The fields of ``BackendImageGenSettings`` that reach the backend; others are refused."""
+
 _PROBE_PROMPT = "settings check"
 """Prompt used to check that settings make a valid request before they are accepted."""
 
@@ -742,7 +757,28 @@ class BackendImageGenService(BaseBackendImageGenService[BackendImageGenSettings]
         )
 
     def build_request(self, prompt: str, settings: BackendImageGenSettings) -> ImageRequest:
-        """Map each setting onto the request field of the same name; ``extra`` becomes options."""
+        """Map each setting onto the request field of the same name; ``extra`` becomes options.
+
+        A setting this method does not map (one a newer Pipecat adds to its
+        ``ImageGenSettings``, say) is refused when it is set, never dropped:
+        ``tests/pipecat/test_settings_mapping.py`` fails until it is mapped here
+        or listed as refused.
+
+        Raises:
+            ImageGenError: ``invalid_request`` for a set setting that is not mapped.
+        """
+        unmapped = [
+            item.name
+            for item in dataclasses.fields(settings)
+            if item.name not in _MAPPED_SETTINGS and given(getattr(settings, item.name)) is not None
+        ]
+        if unmapped:
+            raise ImageGenError(
+                f"{type(self).__name__} cannot send setting(s) {', '.join(unmapped)} to a "
+                "backend; leave them unset, or pass backend-specific inputs in `extra`",
+                kind=ErrorKind.INVALID_REQUEST,
+                backend=self._backend.name,
+            )
         num_images = given(settings.num_images)
         return ImageRequest(
             prompt=prompt,
