@@ -87,4 +87,15 @@ def test_recording_twice_writes_the_same_bytes(recordings: tuple[Recording, Reco
         changed = sorted(
             name for name, data in first[provider].items() if second[provider][name] != data
         )
-        assert changed == [], f"re-recording the same {provider} traffic changed {changed}"
+        assert changed == [], (
+            f"re-recording the same {provider} traffic changed {changed}:\n"
+            + _first_difference(first[provider][changed[0]], second[provider][changed[0]])
+        )
+
+
+def _first_difference(before: bytes, after: bytes) -> str:
+    pairs = zip(before.decode().splitlines(), after.decode().splitlines(), strict=False)
+    for number, (old, new) in enumerate(pairs, start=1):
+        if old != new:
+            return f"line {number}: {old!r} became {new!r}"
+    return "one recording is longer than the other"

@@ -131,9 +131,15 @@ class ReplicateProvider(LiveProvider):
         from imagegen_testing.clock import SteppingClock
         from imagegen_testing.emulator import Fault, ReplicateEmulator
 
-        # Seeded ids and a stepping clock: re-recording unchanged traffic
-        # writes byte-identical cassettes (only real changes show in a diff).
-        options = {"seed": 0, "clock": SteppingClock(), **self._emulator_options}
+        # Seeded ids, a stepping clock and sync waits that follow the plan,
+        # not the machine's speed: re-recording unchanged traffic writes
+        # byte-identical cassettes (only real changes show in a diff).
+        options = {
+            "seed": 0,
+            "clock": SteppingClock(),
+            "sync_waits_by_plan": True,
+            **self._emulator_options,
+        }
         emulator = ReplicateEmulator(**options)
         await emulator.start()
         self.emulator = emulator

@@ -388,12 +388,21 @@ async def _create(
     if prefer is None:
         return web.json_response(record.to_json(), status=201)
     hold = prefer[0] if state.max_sync_wait is None else min(prefer[0], state.max_sync_wait)
+    plan = record.plan
+    if state.sync_waits_by_plan and plan.queue + plan.predict + plan.upload < hold:
+        # Planned to finish within the wait: hold the reply until it has,
+        # however slow the machine, so a recording does not depend on load.
+        hold = _PLANNED_SYNC_WAIT_CAP
     with suppress(TimeoutError):
         await asyncio.wait_for(record.settled.wait(), hold)
     as_data_urls = state.data_urls or record.plan.data_urls
     response = web.json_response(record.to_json(as_data_urls=as_data_urls), status=201)
     response.headers["Preference-Applied"] = prefer[1]
     return response
+
+
+_PLANNED_SYNC_WAIT_CAP = 120.0
+"""Longest a reply waits for a prediction planned to finish within its sync wait."""
 
 
 def _prediction(request: web.Request) -> PredictionRecord:

@@ -77,9 +77,14 @@ class ReplicateEmulator:
         min_cancel_after: Shortest ``Cancel-After`` accepted, in seconds (Replicate: 5).
         seed: Seeds ids, random image seeds and fault rates, for reproducible runs.
         clock: Where the times in replies are read (``created_at``, ``metrics``,
-            ``Date``): the wall clock by default; a
-            :class:`~imagegen_testing.clock.SteppingClock` with a
+            ``Date``) and the rate limits refill from: the wall clock by
+            default; a :class:`~imagegen_testing.clock.SteppingClock` with a
             ``seed`` makes the same traffic produce the same bytes.
+        sync_waits_by_plan: A sync reply (``Prefer: wait``) for a prediction
+            planned to finish within the wait holds until it has, however
+            slow the machine is, instead of answering ``processing`` when the
+            wait runs out first. With ``seed`` and ``clock``, this makes a
+            recording the same on a loaded machine as on an idle one.
         allow_non_loopback: Permit a non-loopback ``host``.
         access_log: Log each request (method, path, status; never headers).
         file_ttl: Seconds until an uploaded file expires (Replicate: 24 hours).
@@ -103,6 +108,7 @@ class ReplicateEmulator:
         min_cancel_after: float = 5.0,
         seed: int | None = None,
         clock: Clock = wall_clock,
+        sync_waits_by_plan: bool = False,
         allow_non_loopback: bool = False,
         access_log: bool = False,
         file_ttl: float = DEFAULT_FILE_TTL,
@@ -132,6 +138,9 @@ class ReplicateEmulator:
             raise ValueError(f"deployments run unknown model(s): {', '.join(sorted(unknown))}")
         # Not for secrets: seeded so ids, image seeds and fault rates replay identically.
         rng = random.Random(seed)  # noqa: S311
+        # The buckets refill by the same clock as the times replies report, so
+        # a stepping clock makes the rate-limit headers reproducible too.
+        bucket_clock = time.monotonic if clock is wall_clock else lambda: clock().timestamp()
         self._host = host
         self._port = port
         self._access_log = access_log
@@ -143,13 +152,14 @@ class ReplicateEmulator:
             data_urls=data_urls,
             max_sync_wait=max_sync_wait,
             min_cancel_after=min_cancel_after,
-            create_limit=TokenBucket(create_rate_limit),
-            other_limit=TokenBucket(rate_limit),
+            create_limit=TokenBucket(create_rate_limit, clock=bucket_clock),
+            other_limit=TokenBucket(rate_limit, clock=bucket_clock),
             rng=rng,
             faults=FaultPlan(rng=random.Random(rng.random())),  # noqa: S311
             file_ttl=file_ttl,
             max_upload_bytes=max_upload_bytes,
             clock=clock,
+            sync_waits_by_plan=sync_waits_by_plan,
         )
         self._runner: web.AppRunner | None = None
 

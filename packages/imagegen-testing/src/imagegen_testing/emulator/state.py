@@ -388,6 +388,8 @@ class EmulatorState:
     max_upload_bytes: int
     clock: Clock = wall_clock
     """Where reported times are read: the wall clock, or a ``SteppingClock``."""
+    sync_waits_by_plan: bool = False
+    """Whether a sync reply waits for a prediction planned to end within the wait (see server)."""
     store: PredictionStore = field(init=False)
     files: FileStore = field(init=False)
     counters: Counters = field(init=False)
