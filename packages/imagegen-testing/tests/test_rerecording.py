@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+# Four conformance runs in fresh interpreters: minutes on a loaded machine.
+pytestmark = pytest.mark.timeout(900)
+
 CONFORMANCE_MODULE = """
 from pathlib import Path
 
@@ -55,7 +58,7 @@ def _record(project: Path) -> Recording:
         cwd=project,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=400,
         env={**os.environ, "REPLICATE_API_TOKEN": "", "OPENAI_API_KEY": ""},
         check=False,
     )

@@ -16,6 +16,8 @@ module of its own:
   unusable so ``ServiceSwitcher`` fails over;
 - ``_running``: :func:`pipeline_task` and :func:`run_pipeline_task`, which
   build and run a pipeline under the names of whichever Pipecat is installed;
+- ``_tools``: Pipecat's ``FunctionSchema`` and ``ToolsSchema`` (for a tool
+  that lets an LLM draw), from wherever the installed release keeps them;
 - ``_compat``: every difference between supported Pipecat releases, bridged
   by feature detection.
 
@@ -50,6 +52,7 @@ from imagegen_core.pipecat._settings import (
     ImageGenUpdateSettingsFrame,
     not_given,
 )
+from imagegen_core.pipecat._tools import FunctionSchema, ToolsSchema
 
 __all__ = [
     "DEFAULT_DOWNLOAD_TIMEOUT",
@@ -60,12 +63,14 @@ __all__ = [
     "BackendImageGenSettings",
     "BaseBackendImageGenService",
     "FailurePolicy",
+    "FunctionSchema",
     "ImageGenEditFrame",
     "ImageGenPreviewFrame",
     "ImageGenProgressFrame",
     "ImageGenSettings",
     "ImageGenUpdateSettingsFrame",
     "NotGivenType",
+    "ToolsSchema",
     "failure_policy",
     "given",
     "input_image_from_frame",
