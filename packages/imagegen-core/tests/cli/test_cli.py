@@ -663,6 +663,7 @@ def test_generate_draws_progress_on_a_terminal_and_saves_no_preview(
 ) -> None:
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setitem(sys.modules, "rich", None)  # the plain line: the extra is not installed
     settings = ["--set", "progress_steps=2", "--set", "progress_previews=true"]
     code = main(["generate", "x", "--backend", "fake", "-n", "2", *settings, "--out", str(out)])
     assert code == 0

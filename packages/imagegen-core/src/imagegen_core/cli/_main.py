@@ -38,7 +38,7 @@ from imagegen_core._results import GeneratedImage
 from imagegen_core._session import SessionOwner
 from imagegen_core._validation import describe_validation
 from imagegen_core.cli._files import prompt_stem, write_image
-from imagegen_core.cli._progress import ProgressLine
+from imagegen_core.cli._progress import ProgressDisplay, progress_display, ticking
 from imagegen_core.cli._version import VersionAction
 from imagegen_core.pixels import decode_off_loop
 from imagegen_core.plugins import (
@@ -398,9 +398,9 @@ async def _run(backend: ImageBackend[Any], request: ImageRequest, args: argparse
     written = 0
     async with backend, _Downloader(args.max_bytes, backend.address_policy()) as downloader:
         generation = backend.generate(request, strict=args.strict)
-        progress = ProgressLine(sys.stderr, prog=PROG)
+        progress = progress_display(sys.stderr, status=f"generating with {backend.name}", prog=PROG)
         _print_new_warnings(generation, progress)
-        try:
+        async with ticking(progress):
             async for event in generation.events():
                 _print_new_warnings(generation, progress)
                 if isinstance(event, GenerationProgress):
@@ -416,13 +416,11 @@ async def _run(backend: ImageBackend[Any], request: ImageRequest, args: argparse
                 progress.clear()
                 print(path, flush=True)
                 written += 1
-        finally:
-            progress.clear()
         _print_new_warnings(generation, progress)
     return written
 
 
-def _print_new_warnings(generation: Generation, progress: ProgressLine) -> None:
+def _print_new_warnings(generation: Generation, progress: ProgressDisplay) -> None:
     for warning in generation.unreported_warnings():
         progress.clear()
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
