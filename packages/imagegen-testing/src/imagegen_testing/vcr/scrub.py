@@ -114,9 +114,22 @@ class CassetteScrubber:
             if SENSITIVE_NAME.search(name):
                 continue
             headers[name] = self._scrub_text(str(value))
-        request.headers = headers
         content_type = next((str(v) for k, v in headers.items() if k.lower() == "content-type"), "")
-        request.body = self._scrub_request_body(request.body, content_type)
+        body = self._scrub_request_body(request.body, content_type)
+        boundary = _BOUNDARY.search(content_type)
+        if boundary is not None and isinstance(body, bytes):
+            # A client draws a random multipart boundary per request; a fixed
+            # one keeps a re-recording of the same upload byte-identical.
+            random_boundary = boundary.group(1).strip('"')
+            body = body.replace(random_boundary.encode(), CANONICAL_BOUNDARY.encode())
+            headers = {
+                name: value.replace(random_boundary, CANONICAL_BOUNDARY)
+                if name.lower() == "content-type"
+                else value
+                for name, value in headers.items()
+            }
+        request.headers = headers
+        request.body = body
         return request
 
     def before_record_response(self, response: dict[str, Any]) -> dict[str, Any]:
@@ -235,6 +248,11 @@ class CassetteScrubber:
                 return shrink_base64_image(value)
             return self._scrub_text(value)
         return value
+
+
+CANONICAL_BOUNDARY = "imagegen-recorded-boundary"
+"""The multipart boundary recorded request bodies carry instead of the client's random one."""
+_BOUNDARY = re.compile(r"boundary=([^;\s]+)", re.IGNORECASE)
 
 
 def _mask_form_fields(encoded: str) -> str:
