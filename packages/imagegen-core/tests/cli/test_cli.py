@@ -663,7 +663,10 @@ def test_generate_draws_progress_on_a_terminal_and_saves_no_preview(
 ) -> None:
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    monkeypatch.setitem(sys.modules, "rich", None)  # the plain line: the extra is not installed
+    # The plain line: as if the extra were not installed (submodules too, in
+    # case an earlier test imported them).
+    for module in ("rich", "rich.console", "rich.progress"):
+        monkeypatch.setitem(sys.modules, module, None)
     settings = ["--set", "progress_steps=2", "--set", "progress_previews=true"]
     code = main(["generate", "x", "--backend", "fake", "-n", "2", *settings, "--out", str(out)])
     assert code == 0
