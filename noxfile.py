@@ -290,7 +290,11 @@ def distributions(session: nox.Session) -> None:
     if len(wheels) != len(PACKAGES) or len(sdists) != len(PACKAGES):
         session.error(f"expected a wheel and an sdist per package in {out}: {wheels + sdists}")
     session.run("twine", "check", "--strict", *wheels, *sdists)
-    session.run("check-wheel-contents", *wheels)
+    # W002 (files with identical contents) is expected: cassettes are recorded
+    # with seeded ids and a stepping clock, so two tests whose traffic is the
+    # same (openai's round trip and unsupported-setting cassettes) record the
+    # same bytes. Every other check stays on.
+    session.run("check-wheel-contents", "--ignore", "W002", *wheels)
     session.run("python", str(ROOT / ".ci" / "check_distributions.py"), *wheels, *sdists)
 
 
