@@ -1,15 +1,17 @@
 """Interruptions: the user speaks while an image is being made, at random moments.
 
-Each interruption lands in one of six moments, chosen by how the emulator
+Each interruption lands in one of seven moments, chosen by how the emulator
 answers: while the create request is held (``Prefer: wait``) for a
 prediction that outlasts the sync wait, and for one that ends within it
 (its id comes with its result: too late to cancel, so measured, not
-promised), while the client polls, while an output file downloads, and the
+promised), while the client polls (once with cancels answered at once and once with each
+cancel taking two seconds), while an output file downloads, and the
 pipeline ending mid-prediction (the user hanging up), once with cancels
 answered at once and once with each cancel taking two seconds. What must hold: every prediction
 running at the interruption is cancelled on the provider (none runs on to be
-billed), the interrupted prompt yields nothing, and the next prompt on the
-same pipeline succeeds.
+billed), the interrupted prompt yields nothing, the interruption passes the
+service without waiting for the provider's cancel (the frames behind it are
+the next turn's), and the next prompt on the same pipeline succeeds.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ IDLE_TIMEOUT = 15.0
 GRACE = 0.3
 """Seconds an interrupted prompt is watched after it looks idle (a create still in flight)."""
 NEXT_PROMPT_TIMEOUT = 30.0
+HELD_LIMIT = 1.0
+"""Seconds an interruption may take to pass the service (it must not wait for a remote cancel)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,11 @@ MOMENTS = (
         cancellable=False,
     ),
     Moment("while polling", Latency(predict=3.0), 0.0, (0.05, 1.0)),
+    # The provider takes 2 s to act on a cancel: the interruption (and every
+    # frame behind it, the next turn's) must not wait for that.
+    Moment(
+        "while polling, cancel taking 2 s", Latency(predict=5.0), 0.0, (0.05, 1.0), slow_cancel=2.0
+    ),
     Moment(
         "during a download",
         Latency(predict=0.0, download=3.0),
@@ -108,6 +117,8 @@ class _Tally:
     stale_outcomes: int = 0
     next_failed: int = 0
     idle_times: list[float] = field(default_factory=list)
+    held: list[float] = field(default_factory=list)
+    """Seconds from each interruption until it had passed the service."""
 
 
 def _records(emu: ReplicateEmulator, prompt: str) -> list[PredictionRecord]:
@@ -163,6 +174,8 @@ async def _interrupt_once(
     tally.running_at_interruption += len(running)
     tally.ran_on += sum(emu.predictions[i].status is Status.SUCCEEDED for i in running)
     tally.idle_times.append(idle)
+    if not moment.hang_up and bot.interruption_passed is not None:
+        tally.held.append(bot.interruption_passed - at)
     # An outcome already on its way when the service took the interruption is
     # not stale; one that came out after the interruption had passed it is.
     passed = (None if moment.hang_up else bot.interruption_passed) or at
@@ -245,8 +258,17 @@ def _figures(tallies: dict[str, _Tally], cancels: int) -> list[Figure]:
         for name, t in tallies.items()
     ]
     idle = sorted(time for t in everything for time in t.idle_times)
+    held = sorted(time for t in everything for time in t.held)
     rows += [
         figure("time to idle p99", round(1000 * percentile(idle, 0.99)), "ms"),
+        figure("interruption held by the service p99", round(1000 * percentile(held, 0.99)), "ms"),
+        # A service that waited for the provider's cancel would hold the
+        # slow-cancel moment's interruptions for a second or more.
+        figure(
+            "interruptions held by the service over 1 s",
+            sum(time > HELD_LIMIT for time in held),
+            expected=0,
+        ),
         figure("next prompt failed", sum(t.next_failed for t in everything), expected=0),
     ]
     return rows

@@ -1,4 +1,4 @@
-"""Interruptions at small counts, at each of the six moments."""
+"""Interruptions at small counts, at each of the seven moments."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ PROMISES = [
     *(f"ran on, billed: {moment.name}" for moment in MOMENTS if moment.cancellable),
     *(f"outcomes of interrupted prompts: {moment.name}" for moment in MOMENTS),
     "next prompt failed",
+    "interruptions held by the service over 1 s",
 ]
 WAITING: dict[str, int] = {}  # issue 9 point 1 (during the create request) holds now
 
@@ -33,6 +34,6 @@ def test_every_promise_of_the_section_is_tested(figures: dict[str, Figure]) -> N
 
 
 def test_interruptions_found_predictions_running(figures: dict[str, Figure]) -> None:
-    # Five moments of six interrupt a running prediction: otherwise nothing was tested.
-    assert figures["predictions running at an interruption"].value >= 5 * PLAN.per_moment
+    # Six moments of seven interrupt a running prediction: otherwise nothing was tested.
+    assert figures["predictions running at an interruption"].value >= 6 * PLAN.per_moment
     assert figures["cancels received by the emulator"].value > 0

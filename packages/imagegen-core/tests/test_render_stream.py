@@ -107,6 +107,25 @@ async def test_cancel_from_another_task_stops_remote_work_and_ends_quietly() -> 
     assert stream.done
 
 
+async def test_images_rendered_before_a_cancel_are_not_delivered_after_it() -> None:
+    # A Pipecat interruption cancels the stream; an image whose render had
+    # finished, but that the consumer had not taken yet, must not follow the
+    # interruption downstream.
+    rendered: list[int] = []
+
+    async def render(image: GeneratedImage) -> int:
+        rendered.append(image.index)
+        return image.index
+
+    generation = FakeBackend().generate(ImageRequest(prompt="a lighthouse", num_images=2))
+    stream = RenderStream(generation, render)
+    first = await anext(stream)
+    assert isinstance(first, Arrived)
+    await until(lambda: len(rendered) == 2)  # both rendered, waiting in the stream
+    await stream.cancel()
+    assert [event async for event in stream] == []
+
+
 class CancelReportingBackend(FakeBackend):
     """Answers cancellation with an ImageGenError, as a provider poll seeing 'canceled' might."""
 

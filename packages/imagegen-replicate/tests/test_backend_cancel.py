@@ -44,11 +44,31 @@ async def test_interruption_while_polling_cancels_the_prediction(
     answer_before_done(emulator, predict=10.0)
     async with ReplicateBackend(make_settings(wait_seconds=1)) as backend:
         await _cancel_while_polling(backend, emulator)
-        # The cancel was sent before the cancellation finished, not afterwards.
+        # The cancel runs as one of the backend's clean-ups, which closing it awaits.
+        assert await backend.wait_for_cleanups()
         assert emulator.counters.cancels_received == 1
         assert emulator.counters.predictions_running == 0
         [record] = emulator.predictions.values()
         assert record.status == "canceled"
+
+
+async def test_an_interruption_does_not_wait_for_a_slow_cancel(
+    make_settings: MakeSettings, emulator: ReplicateEmulator
+) -> None:
+    # A Pipecat interruption waits for the generation's task to finish, and
+    # every frame behind it waits too: the remote cancel must not hold it.
+    # The cancellation is back while Replicate still sits on the cancel
+    # request; the cancel still takes effect, awaited by closing the backend.
+    answer_before_done(emulator, predict=30.0)
+    emulator.script(Fault.slow_cancel(3.0))
+    backend = ReplicateBackend(make_settings(wait_seconds=1))
+    await _cancel_while_polling(backend, emulator)
+    assert emulator.counters.predictions_running == 1  # the cancel has not taken effect yet
+    assert backend.cleanups_pending == 1
+    await backend.aclose()
+    assert emulator.counters.cancels_received == 1
+    assert emulator.counters.predictions_running == 0
+    assert emulator.counters.cancels_abandoned == 0
 
 
 async def _cancel_during_create(backend: ReplicateBackend, emulator: ReplicateEmulator) -> float:

@@ -7,16 +7,20 @@ import inspect
 import json
 import os
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import pytest
 from pipecat.frames.frames import (
     CancelFrame,
+    DataFrame,
     Frame,
     InterruptionFrame,
     TextFrame,
 )
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from imagegen_core import ErrorKind, ImageGenError, OutputFormat
 from imagegen_core.pipecat import ImageGenUpdateSettingsFrame, is_given
@@ -462,6 +466,68 @@ async def test_interruption_during_the_create_cancels_the_prediction() -> None:
         assert emulator.counters.predictions_running == 0
 
 
+def _polling_service(
+    emulator: ReplicateEmulator, session: aiohttp.ClientSession
+) -> ReplicateImageGenService:
+    """A service that polls its predictions quickly on ``emulator``."""
+    return ReplicateImageGenService(
+        aiohttp_session=session,
+        api_token=emulator.api_token,
+        base_url=emulator.base_url,
+        poll_interval_secs=0.02,
+    )
+
+
+@dataclass
+class _AfterInterruption(DataFrame):
+    """A frame the app sends right after an interruption; it only passes through."""
+
+
+class _Watch(FrameProcessor):  # type: ignore[misc]  # Pipecat is untyped to mypy here
+    """Notes how many predictions were running when the marker frame came through."""
+
+    def __init__(self, emulator: ReplicateEmulator) -> None:
+        super().__init__()
+        self._emulator = emulator
+        self.running_when_marker_passed: int | None = None
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, _AfterInterruption):
+            self.running_when_marker_passed = self._emulator.counters.predictions_running
+        await self.push_frame(frame, direction)
+
+
+async def test_frames_after_an_interruption_do_not_wait_for_a_slow_cancel() -> None:
+    # Every frame behind an interruption waits until the service has handled
+    # it: a remote cancel that takes Replicate a while must not hold them (in
+    # a voice bot they are the next turn's). The cancel takes 0.7 s here,
+    # less than the second newer Pipecat waits for a cancelled task before
+    # giving up on it, so a service that waited for the cancel lets the
+    # marker through only after the cancel took effect. This one lets it
+    # through at once, and the cancel still takes effect.
+    async with ReplicateEmulator() as emulator:
+        emulator.max_sync_wait = 0.01
+        emulator.latency = Latency(predict=30.0)
+        emulator.script(Fault.slow_cancel(0.7))
+        watch = _Watch(emulator)
+        async with aiohttp.ClientSession() as session:
+            service = _polling_service(emulator, session)
+            frames = [
+                TextFrame("interrupted"),
+                pause(0.3),
+                InterruptionFrame(),
+                _AfterInterruption(),
+            ]
+            down, up = await run(Pipeline([service, watch]), [*frames, pause(0.05)])
+        assert errors(up) == []
+        assert images(down) == []
+        assert watch.running_when_marker_passed == 1  # not cancelled yet: nobody waited for it
+        assert emulator.counters.cancels_received == 1
+        assert emulator.counters.cancels_abandoned == 0
+        assert emulator.counters.predictions_running == 0  # the pipeline's end waited for it
+
+
 @pytest.mark.parametrize("end", ["CancelFrame", "interruption then EndFrame"])
 async def test_a_slow_cancel_still_reaches_replicate_when_the_pipeline_ends(end: str) -> None:
     # Issue 9, point 2: the cancel takes 2 s to take effect, longer than
@@ -472,12 +538,7 @@ async def test_a_slow_cancel_still_reaches_replicate_when_the_pipeline_ends(end:
         emulator.latency = Latency(predict=30.0)
         emulator.script(Fault.slow_cancel(2.0))
         async with aiohttp.ClientSession() as session:
-            service = ReplicateImageGenService(
-                aiohttp_session=session,
-                api_token=emulator.api_token,
-                base_url=emulator.base_url,
-                poll_interval_secs=0.02,
-            )
+            service = _polling_service(emulator, session)
             frames: list[Frame] = [TextFrame("never finished"), pause(0.3)]
             if end == "CancelFrame":
                 frames.append(CancelFrame())

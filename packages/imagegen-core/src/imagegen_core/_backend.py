@@ -194,6 +194,16 @@ class ImageBackend(ABC, Generic[SettingsT]):
         return await self._cleanup_tracker.wait(timeout)
 
     @property
+    def cleanups_pending(self) -> int:
+        """How many of this backend's remote clean-ups are still running.
+
+        An interrupted generation returns at once and may leave its remote
+        cancel running on its own (:func:`~imagegen_core.cleanup_in_background`);
+        this counts those, for an app's health checks and for tests.
+        """
+        return self._cleanup_tracker.pending
+
+    @property
     def _cleanup_tracker(self) -> CleanupTracker:
         # Made on first use rather than in __init__, so a subclass that
         # forgets to call super().__init__() still has its clean-ups tracked.

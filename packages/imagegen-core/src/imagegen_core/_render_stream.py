@@ -97,7 +97,8 @@ class RenderStream(Generic[T]):
     it over, then a :class:`Rendered` once ``render`` is done with it. Every
     image that can be delivered is; the first failure (of the generation or
     of any render) is raised once the rest has settled. After :meth:`cancel`
-    the iteration just ends, without an error.
+    the iteration just ends, without an error and without what was rendered
+    but not yet taken.
 
     Args:
         generation: The running generation, not yet iterated.
@@ -134,7 +135,7 @@ class RenderStream(Generic[T]):
 
     @property
     def cancel_requested(self) -> bool:
-        """Whether :meth:`cancel` was called before the generation finished."""
+        """Whether :meth:`cancel` was called before the stream had been read to its end."""
         return self._cancel_requested
 
     @property
@@ -160,6 +161,10 @@ class RenderStream(Generic[T]):
         if self._task is None and not self._cancel_requested:
             self._task = asyncio.create_task(self._produce(), name="imagegen-generation")
         item = await self._queue.get() if self._task is not None else _END
+        if self._cancel_requested:
+            # Whatever was rendered before the cancel stays undelivered: after
+            # an interruption, not one more image of the interrupted prompt.
+            item = _END
         if isinstance(item, _End):
             self._ended = True
             if self._failure is not None and not self._cancel_requested:
@@ -171,10 +176,13 @@ class RenderStream(Generic[T]):
         """Stop the generation and any render in flight, and wait (bounded) until they have.
 
         Safe to call more than once, from any task, before, during or after
-        iteration; once the generation has finished it changes nothing.
+        iteration. Results not taken yet are dropped, even when the
+        generation itself has finished: the iteration ends there.
         """
         task = self._task
         if task is not None and task.done():
+            if not self._ended:
+                self._cancel_requested = True
             return
         first, self._cancel_requested = not self._cancel_requested, True
         if task is None:

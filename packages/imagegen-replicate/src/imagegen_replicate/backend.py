@@ -38,16 +38,20 @@ The life of a generation:
    :class:`~imagegen_core.ImageGenError` with what Replicate said. Uploaded
    input files are deleted once the prediction has ended, however it ended.
 
-If the driving task is cancelled (a Pipecat interruption), or the generation
-fails or is abandoned while the prediction still runs, the backend sends
-``POST /predictions/{id}/cancel`` before letting go, bounded by
-``cleanup_timeout`` (:func:`imagegen_core.finish_cleanup`), and re-raises the
-cancellation untouched. A cancellation that lands while the create request is
-still held in sync mode finishes at once; the create goes on in the
-background (it is the only way to learn the prediction's id, and the short
-sync wait bounds it), and the prediction it made is cancelled then
-(:func:`imagegen_core.cleanup_in_background`). :meth:`ReplicateBackend.aclose`
-waits for those clean-ups before closing the session.
+If the driving task is cancelled (a Pipecat interruption) or the consumer
+stops iterating while the prediction still runs, the cancellation finishes at
+once and ``POST /predictions/{id}/cancel`` (then deleting any uploaded
+inputs) runs in the background, bounded by ``cleanup_timeout``
+(:func:`imagegen_core.cleanup_in_background`): the interrupted pipeline
+carries on without waiting for Replicate to answer (a slow cancel would
+otherwise hold every frame behind the interruption). A cancellation that
+lands while the create request is still held in sync mode does the same
+after the create's reply, which is the only way to learn the prediction's id
+(the short sync wait bounds it). A generation that *fails* while the
+prediction runs cancels it before raising (:func:`imagegen_core.finish_cleanup`),
+so the error is reported with the remote work already stopped.
+:meth:`ReplicateBackend.aclose` waits for the clean-ups in flight before
+closing the session.
 """
 
 from __future__ import annotations
@@ -290,8 +294,8 @@ class _Run:
         self.staged = StagedFiles(transport, settings.max_data_url_bytes)
         self.prediction: Prediction | None = None
         self.finished = False
-        self.creating_in_background = False
-        """Cancelled during the create: the background clean-up cancels, then deletes uploads."""
+        self.cleaning_up_in_background = False
+        """Cancelled: a background clean-up cancels the prediction, then deletes uploads."""
         self.deadline = 0.0
 
     async def images(
@@ -313,7 +317,7 @@ class _Run:
                 async for item in predict:
                     yield item
         finally:
-            if self.staged.uploaded and not self.creating_in_background:
+            if self.staged.uploaded and not self.cleaning_up_in_background:
                 # After the prediction ended (or was cancelled): the model
                 # reads its inputs when it starts, so deleting sooner would fail it.
                 await finish_cleanup(
@@ -335,8 +339,9 @@ class _Run:
                 async for item in follow:
                     yield item
         except (asyncio.CancelledError, GeneratorExit):
-            # Interrupted, or the consumer stopped iterating: stop paying for it.
-            await self._cancel_remote("interrupted")
+            # Interrupted, or the consumer stopped iterating: stop paying for
+            # it, without making the interrupted caller wait for Replicate.
+            self._cancel_in_background()
             raise
         except ImageGenError:
             await self._cancel_remote("failed")
@@ -372,7 +377,7 @@ class _Run:
             # sync wait bounds it), then cancel what it made. The caller's
             # cancellation finishes now; closing the backend waits for this.
             abandon.set()
-            self.finished = self.creating_in_background = True
+            self.finished = self.cleaning_up_in_background = True
             cleanup_in_background(
                 self._cancel_once_created(create),
                 # The create's reply, the cancel, then deleting any uploads.
@@ -386,10 +391,31 @@ class _Run:
             prediction = await create
         except ImageGenError:
             prediction = None  # nothing was created (or nothing we can tell the id of)
+        if prediction is not None and prediction.running:
+            self.prediction = prediction
+            _log.info("cancelling prediction %s (interrupted while creating it)", prediction.id)
+        await self._cancel_then_delete(prediction)
+
+    def _cancel_in_background(self) -> None:
+        """Cancel the prediction if it runs, then delete its uploads, in a clean-up of its own."""
+        prediction = self.prediction
+        running = not self.finished and prediction is not None and prediction.running
+        if not running and not self.staged.uploaded:
+            return
+        self.finished = self.cleaning_up_in_background = True
+        if running and prediction is not None:
+            _log.info("cancelling prediction %s (interrupted)", prediction.id)
+        cleanup_in_background(
+            self._cancel_then_delete(prediction if running else None),
+            # The cancel, then deleting any uploads, each bounded alike.
+            timeout=2 * self.settings.cleanup_timeout,
+            what="cancelling the interrupted Replicate prediction",
+        )
+
+    async def _cancel_then_delete(self, prediction: Prediction | None) -> None:
+        """Cancel ``prediction`` when it still runs, then delete the uploaded inputs."""
         try:
             if prediction is not None and prediction.running:
-                self.prediction = prediction
-                _log.info("cancelling prediction %s (interrupted while creating it)", prediction.id)
                 await self.transport.cancel(prediction)
         finally:
             # Only now: a prediction still starting reads its inputs, and

@@ -376,13 +376,15 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
             self._memory.remember_user_frame(frame)
         if isinstance(frame, TextFrame):
             self._next_prompt_interruptible = compat.is_interruptible(frame)
-        await super().process_frame(frame, direction)
         if isinstance(frame, InterruptionFrame):
-            # Pipecat cancels the task processing the prompt, which cancels
-            # the generation with it, but not in every mode (direct mode has
-            # no such task) nor when the consumer sits between two frames.
-            # Cancelling the generations here holds in every case.
+            # Before the interruption goes on downstream, so that no image of
+            # the interrupted prompt can follow it. Pipecat cancels the task
+            # processing the prompt too, but not in every mode (direct mode
+            # has no such task) nor when the consumer sits between two frames.
+            # Quick: the generations end at once, remote cancels run on in
+            # the background (awaited at shutdown).
             await self._cancel_generations(interruptible_only=True)
+        await super().process_frame(frame, direction)
 
     async def run_image_gen(self, prompt: str) -> AsyncGenerator[Frame, None]:
         """Generate images for ``prompt``; yield a ``URLImageRawFrame`` per image as it is ready.

@@ -854,6 +854,13 @@ class BackendConformance:
                 + (f"raised {raised!r}" if raised else "returned normally")
                 + ": re-raise asyncio.CancelledError after cleaning up, never swallow it"
             )
+        # A backend may finish its remote cancel in the background (so an
+        # interruption does not wait for the provider); it must still end,
+        # bounded, and the backend's shutdown waits for it.
+        assert await backend.wait_for_cleanups(timeout=self.cancel_timeout), (
+            f"the backend's clean-ups were still running {self.cancel_timeout:.1f} s after "
+            "cancelling (cancel_timeout): bound them (the timeout of cleanup_in_background)"
+        )
         owned = run.provider.owns_task if run.provider is not None else _nobody_owns
         leftover = await _leftover_tasks(before, current, owned)
         assert not leftover, f"tasks left running after cancellation: {leftover}"
