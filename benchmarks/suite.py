@@ -146,7 +146,9 @@ class _Report:
             "",
             f"event-loop stall of a 5 ms ticker while {STALL_GENERATIONS} generations of "
             f"{STALL_OUTPUTS} 1 MP images run (services already running): worst / p99 lateness "
-            "in ms, and throughput as a ratio to the minimal client's",
+            "in ms, and throughput as a ratio to the minimal client's; what the garbage "
+            "collector did in the window without a collection first: full collections per "
+            "round (median), and the longest pause of any collection in ms (worst round)",
             "",
             f"idle floor (the ticker alone): worst {_ms(median(idle['worst']))} ms, "
             f"p99 {_ms(median(idle['p99']))} ms",
@@ -158,9 +160,10 @@ class _Report:
                     "throughput",
                     "no collection: worst / p99",
                     "throughput",
+                    "full collections / longest pause",
                 ]
             ),
-            _row(["---"] * 5),
+            _row(["---"] * 6),
         ]
         for name in names:
             run = self.runs["old" if name == "old" else "service"]["stall"]
@@ -170,6 +173,10 @@ class _Report:
                 mine, base = run[mode][key], run[mode]["minimal"]
                 cells.append(f"{_ms(median(mine['worst']))} / {_ms(median(mine['p99']))}")
                 cells.append(_ratio(median(mine["ips"]), median(base["ips"])))
+            nogc = run["nogc"][key]
+            # Absent from a run of an older suite's JSON: nothing was counted.
+            full, pause = nogc.get("full_gcs", []), nogc.get("gc_pause", [])
+            cells.append(f"{median(full):.0f} / {_ms(max(pause, default=float('nan')))}")
             self.lines.append(_row(cells))
 
     def four_vs_one(self) -> None:

@@ -122,11 +122,41 @@ async def run_batch(
 
 @dataclass(frozen=True, slots=True)
 class Stall:
-    """How late a 5 ms ticker woke while something ran, and how fast that something went."""
+    """How late a 5 ms ticker woke while something ran, and how fast that something went.
+
+    ``full_collections`` and ``longest_collection`` say what the garbage
+    collector did in the window (generation-2 collections, and the longest
+    pause of any generation), so a stall can be told apart from a collection.
+    """
 
     worst: float
     p99: float
     images_per_second: float
+    full_collections: int = 0
+    longest_collection: float = 0.0
+
+
+class _Collections:
+    """Times the garbage collector's pauses through ``gc.callbacks`` while installed."""
+
+    def __init__(self) -> None:
+        self.full = 0
+        self.longest = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        self.longest = max(self.longest, time.perf_counter() - self._started)
+        self.full += info.get("generation") == 2
+
+    def __enter__(self) -> _Collections:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self)
 
 
 async def run_with_ticker(work: Callable[[], Awaitable[int]], *, collect: bool) -> Stall:
@@ -153,12 +183,19 @@ async def run_with_ticker(work: Callable[[], Awaitable[int]], *, collect: bool) 
     task = asyncio.create_task(ticker())
     await asyncio.sleep(0.05)
     lateness.clear()
-    started = time.perf_counter()
-    images = await work()
-    elapsed = time.perf_counter() - started
+    with _Collections() as collections:
+        started = time.perf_counter()
+        images = await work()
+        elapsed = time.perf_counter() - started
     stop.set()
     await task
-    return Stall(max(lateness, default=0.0), _p99(lateness), images / elapsed)
+    return Stall(
+        max(lateness, default=0.0),
+        _p99(lateness),
+        images / elapsed,
+        collections.full,
+        collections.longest,
+    )
 
 
 def _p99(values: list[float]) -> float:

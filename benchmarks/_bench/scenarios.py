@@ -91,10 +91,14 @@ async def measure_clients(
                         _parallel(clients[name, 1024, 0], STALL_GENERATIONS, STALL_OUTPUTS),
                         collect=mode == "gc",
                     )
-                    figures = stall[mode].setdefault(name, {"worst": [], "p99": [], "ips": []})
+                    figures = stall[mode].setdefault(
+                        name, {"worst": [], "p99": [], "ips": [], "full_gcs": [], "gc_pause": []}
+                    )
                     figures["worst"].append(result.worst)
                     figures["p99"].append(result.p99)
                     figures["ips"].append(result.images_per_second)
+                    figures["full_gcs"].append(result.full_collections)
+                    figures["gc_pause"].append(result.longest_collection)
                 delayed = clients[name, 1024, FILE_DELAY_MS]
                 one = await run_batch(delayed.generate, generations=1, concurrency=1)
                 four_batch = await run_batch(
