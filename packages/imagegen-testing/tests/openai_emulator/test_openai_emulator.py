@@ -206,6 +206,24 @@ async def test_a_stream_sends_partials_then_completed_per_image(
     assert decoded(payloads[0]["b64_json"]).size == decoded(payloads[2]["b64_json"]).size
 
 
+async def test_a_streamed_image_is_counted_before_the_client_can_read_it(
+    emu: OpenAIEmulator, http: aiohttp.ClientSession
+) -> None:
+    # Tests check the counters the moment a backend hands over an image: the
+    # emulator must count an event before sending it. A large image fills
+    # the socket's buffer, so sending it gives the client its turn mid-write.
+    body = {"model": "gpt-image-1", "prompt": "x", "size": "1024x1024", "stream": True}
+    seen: list[tuple[str, int]] = []
+    async with http.post(f"{emu.base_url}/images/generations", json=body, headers=AUTH) as response:
+        assert response.status == 200
+        assert emu.counters.responses[200] == 1  # counted as the reply started out
+        async for line in response.content:
+            if line.startswith(b"event: "):
+                name = line.decode().removeprefix("event: ").strip()
+                seen.append((name, emu.counters.images_generated))
+    assert seen == [("image_generation.completed", 1)]
+
+
 async def test_scripted_rate_limit_carries_the_reset_headers(
     emu: OpenAIEmulator, http: aiohttp.ClientSession
 ) -> None:

@@ -18,7 +18,7 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -74,6 +74,9 @@ def build_app(state: EmulatorState) -> web.Application:
     app = web.Application(middlewares=[_middleware], client_max_size=_MAX_FORM_BYTES)
     app[STATE_KEY] = state
     app.on_response_prepare.append(_date_header)
+    # Counted as the reply starts out, not after the handler returned: a
+    # client that has read a streamed reply to its end must find it counted.
+    app.on_response_prepare.append(_count)
     router = app.router
     router.add_post("/v1/images/generations", _generations, name=OpenAIRoute.GENERATIONS)
     router.add_post("/v1/images/edits", _edits, name=OpenAIRoute.EDITS)
@@ -94,10 +97,10 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
     azure = name.startswith("azure:")
     route = _ROUTES.get(name.removeprefix("azure:"))
     if route is None:
-        return _count(state, _unknown(request))
+        return _unknown(request)
     state.counters.requests[route] += 1
     if route is OpenAIRoute.FILES:
-        return _count(state, await handler(request))
+        return await handler(request)
     faults = state.faults.take(route)
     state.counters.faults_injected.update(fault.kind for fault in faults)
     request[_FAULTS] = faults
@@ -120,12 +123,11 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
         raise asyncio.CancelledError
     if not response.prepared:
         _add_headers(state, request, response, started)
-    return _count(state, response)
-
-
-def _count(state: EmulatorState, response: web.StreamResponse) -> web.StreamResponse:
-    state.counters.responses[response.status] += 1
     return response
+
+
+async def _count(request: web.Request, response: web.StreamResponse) -> None:
+    request.app[STATE_KEY].counters.responses[response.status] += 1
 
 
 def _unknown(request: web.Request) -> web.StreamResponse:
@@ -598,7 +600,10 @@ async def _stream(
     cut = next((f for f in faults if f.kind is OpenAIFaultKind.STREAM_CUT), None)
     sent = 0
 
-    async def send(event: dict[str, Any]) -> bool:
+    async def send(
+        event: dict[str, Any], counter: Literal["previews_sent", "images_generated"]
+    ) -> bool:
+        """Write one event, counting it first (a client reading it must find it counted)."""
         nonlocal sent
         if error is not None and sent == error.after_events:
             body = {
@@ -615,6 +620,7 @@ async def _stream(
         if cut is not None and sent == cut.after_events:
             drop_connection(request, reset=False)
             return False
+        setattr(state.counters, counter, getattr(state.counters, counter) + 1)
         await response.write(_event(event["type"], event))
         sent += 1
         return True
@@ -639,9 +645,8 @@ async def _stream(
                 "partial_image_index": step,
                 **common,
             }
-            if not await send(event):
+            if not await send(event, "previews_sent"):
                 return response
-            state.counters.previews_sent += 1
         if seconds > 0:
             await asyncio.sleep(seconds / (steps + 1))
         event = {
@@ -651,9 +656,8 @@ async def _stream(
             **common,
             "usage": _usage(plan, count),
         }
-        if not await send(event):
+        if not await send(event, "images_generated"):
             return response
-        state.counters.images_generated += 1
     await response.write_eof()
     return response
 
