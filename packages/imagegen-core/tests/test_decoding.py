@@ -10,7 +10,13 @@ import zlib
 import pytest
 from PIL import Image
 
-from imagegen_core._decoding import DEFAULT_MAX_PIXELS, PIXEL_MODES, channels_of, decode_image
+from imagegen_core._decoding import (
+    DEFAULT_MAX_PIXELS,
+    PIXEL_MODES,
+    channels_of,
+    declared_pixels,
+    decode_image,
+)
 from imagegen_core._errors import ErrorKind, ImageGenError
 
 
@@ -152,20 +158,22 @@ def test_repr_does_not_dump_pixels() -> None:
     assert "192 bytes" in repr(decoded)
 
 
-async def test_decode_off_loop_decodes_one_image_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Several decode threads would queue the event loop behind all of them for the GIL."""
+async def test_decode_off_loop_decodes_small_images_one_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Several decodes in this process would queue the event loop behind all of them for the GIL."""
     import asyncio
     import threading
     import time
 
-    from imagegen_core import _decoding as decoding
+    from imagegen_core import _decode_pool, _decoding
     from imagegen_core.pixels import decode_off_loop
 
-    real_decode = decoding.decode_image
+    real_decode = _decoding.decode_image
     running, most = 0, 0
     lock = threading.Lock()
 
-    def slow_decode(*args: object, **kwargs: object) -> decoding.DecodedImage:
+    def slow_decode(*args: object, **kwargs: object) -> _decoding.DecodedImage:
         nonlocal running, most
         with lock:
             running += 1
@@ -175,8 +183,37 @@ async def test_decode_off_loop_decodes_one_image_at_a_time(monkeypatch: pytest.M
             running -= 1
         return real_decode(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(decoding, "decode_image", slow_decode)
+    monkeypatch.setattr(_decode_pool, "decode_image", slow_decode)
     data = encode(Image.new("RGB", (3, 2), (9, 8, 7)))
     decoded = await asyncio.gather(*(decode_off_loop(data) for _ in range(6)))
     assert [(d.size.width, d.size.height) for d in decoded] == [(3, 2)] * 6
     assert most == 1
+
+
+@pytest.mark.parametrize(
+    ("mode", "params"),
+    [
+        ("RGB", {}),  # lossy: VP8
+        ("RGB", {"lossless": True}),  # VP8L
+        ("RGBA", {}),  # lossy with alpha: VP8X
+        ("RGB", {"exif": b"Exif\x00\x00MM\x00*"}),  # metadata: VP8X
+    ],
+    ids=["VP8", "VP8L", "VP8X-alpha", "VP8X-exif"],
+)
+@pytest.mark.parametrize("size", [(1, 1), (17, 9), (1024, 768), (16383, 2)])
+def test_declared_pixels_reads_every_webp_layout(
+    mode: str, params: dict[str, object], size: tuple[int, int]
+) -> None:
+    data = encode(Image.new(mode, size, (1, 2, 3)), "WEBP", **params)
+    assert declared_pixels(data) == size[0] * size[1]
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF"])
+def test_declared_pixels_reads_other_formats_headers(fmt: str) -> None:
+    assert declared_pixels(encode(Image.new("RGB", (30, 7)), fmt)) == 210
+
+
+def test_declared_pixels_of_what_is_not_an_image_is_none() -> None:
+    assert declared_pixels(b"<html>503</html>") is None
+    assert declared_pixels(b"RIFF\x00\x00\x00\x00WEBPVP8 " + b"\x00" * 20) is None
+    assert declared_pixels(png_header_only(5_000, 5_000)) == 25_000_000

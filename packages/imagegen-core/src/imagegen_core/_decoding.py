@@ -8,23 +8,17 @@ more pixels than :data:`DEFAULT_MAX_PIXELS` (or the caller's limit) is refused
 signals become ordinary :class:`~imagegen_core.ImageGenError` exceptions
 instead of crashing the caller.
 
-Decoding is CPU-bound and synchronous on purpose; callers on an event loop
-await :func:`decode_off_loop`, which runs it in the process's one decode
-thread. One, not a thread per image: Pillow holds the GIL for stretches of
-every decode, and with several decode threads the loop thread queues behind
-all of them for the GIL, so a real-time loop (audio every 20 ms) stalls for
-tens of milliseconds while images decode. One worker gives the loop the GIL
-back within a switch interval. docs/performance.md has the measured options
-(unbounded threads, one and two threads, a process pool) against each other.
+Decoding is CPU-bound and synchronous on purpose: :func:`decode_image` is
+the one implementation, run in a thread for small images and in a decode
+worker process for large ones (:mod:`imagegen_core._decode_pool` says why and
+where the line is). :func:`declared_pixels` reads only a file's header, so
+that choice costs a fraction of a decode.
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from types import MappingProxyType
 
 from PIL import Image, UnidentifiedImageError
@@ -38,13 +32,10 @@ __all__ = [
     "PIXEL_MODES",
     "DecodedImage",
     "channels_of",
+    "check_decode_arguments",
+    "declared_pixels",
     "decode_image",
-    "decode_off_loop",
 ]
-
-_DECODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imagegen-decode")
-"""Every image the process decodes off its event loops, one at a time (see the
-module's docstring). Its thread starts on the first decode, not at import."""
 
 PIXEL_MODES: MappingProxyType[str, int] = MappingProxyType({"RGB": 3, "RGBA": 4, "L": 1})
 """PIL modes an image can be decoded to, with their bytes per pixel."""
@@ -96,6 +87,18 @@ def channels_of(mode: str) -> int:
         raise ValueError(f"unsupported pixel mode {mode!r}; choose one of: {known}") from None
 
 
+def check_decode_arguments(mode: str, max_pixels: int) -> int:
+    """Refuse a programming error before any work is queued; return the mode's bytes per pixel.
+
+    Raises:
+        ValueError: ``mode`` is not supported or ``max_pixels`` is not positive.
+    """
+    channels = channels_of(mode)
+    if max_pixels < 1:
+        raise ValueError("max_pixels must be positive")
+    return channels
+
+
 def decode_image(
     data: bytes,
     *,
@@ -121,9 +124,7 @@ def decode_image(
             images, must change); ``server`` when the data is not a decodable
             image (the provider sent something broken).
     """
-    channels = channels_of(mode)
-    if max_pixels < 1:
-        raise ValueError("max_pixels must be positive")
+    channels = check_decode_arguments(mode, max_pixels)
     try:
         # Image.open reads only the header; the pixels are decoded by load().
         with Image.open(io.BytesIO(data)) as image:
@@ -164,21 +165,51 @@ def decode_image(
     return DecodedImage(pixels, ImageSize(width, height), mode, source_format)
 
 
-async def decode_off_loop(
-    data: bytes,
-    *,
-    mode: str = "RGB",
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    background: tuple[int, int, int] = DEFAULT_BACKGROUND,
-) -> DecodedImage:
-    """:func:`decode_image` in the process's decode thread, one image at a time.
+def declared_pixels(data: bytes) -> int | None:
+    """How many pixels the file's header declares, or None when Pillow cannot read one.
 
-    Decodes queue in the order they are asked for; one cancelled before its
-    turn never runs. Arguments and errors are those of :func:`decode_image`.
+    Only the header is parsed, so this costs a small fraction of
+    :func:`decode_image`; a file it cannot read is left for
+    :func:`decode_image` to refuse with the proper error. WebP, what most
+    providers return, is read here from its first 30 bytes: Pillow's
+    ``Image.open`` of a WebP builds libwebp's animation decoder, which
+    demuxes the whole file and allocates its canvas while holding the GIL
+    (0.6 ms for 1 MP on an idle core, 7 ms measured on a busy one), and
+    Pillow's own size reader is private. Other formats go through
+    ``Image.open``, which reads only their headers.
     """
-    loop = asyncio.get_running_loop()
-    job = partial(decode_image, data, mode=mode, max_pixels=max_pixels, background=background)
-    return await loop.run_in_executor(_DECODER, job)
+    webp = _webp_size(data)
+    if webp is not None:
+        return webp[0] * webp[1]
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except Exception:  # Pillow raises many types on bad data; decode_image names them
+        return None
+    return width * height
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a WebP's first chunk header, or None if this is not one we can read.
+
+    The three layouts are those of the WebP container specification: lossy
+    ``VP8 `` (14-bit sizes after the key frame's start code), lossless
+    ``VP8L`` (14-bit sizes minus one after its signature byte) and extended
+    ``VP8X`` (24-bit canvas sizes minus one).
+    """
+    if len(data) < 30 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return None
+    chunk = data[12:16]
+    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":
+        return int.from_bytes(data[26:28], "little") & 0x3FFF, int.from_bytes(
+            data[28:30], "little"
+        ) & 0x3FFF
+    if chunk == b"VP8L" and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X":
+        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    return None
 
 
 def _check_pixel_count(width: int, height: int, max_pixels: int) -> None:

@@ -205,25 +205,43 @@ async def test_transparency_is_flattened_onto_white_unless_the_mode_keeps_it(
 
 
 async def test_pixels_are_decoded_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    from imagegen_core import _decoding as decoding
+    from imagegen_core import _decode_pool, _decoding
 
     loop_thread = threading.get_ident()
     decoded_in: list[threading.Thread] = []
-    real_decode = decoding.decode_image
+    real_decode = _decoding.decode_image
 
-    def recording_decode(*args: Any, **kwargs: Any) -> decoding.DecodedImage:
+    def recording_decode(*args: Any, **kwargs: Any) -> _decoding.DecodedImage:
         decoded_in.append(threading.current_thread())
         return real_decode(*args, **kwargs)
 
-    monkeypatch.setattr(decoding, "decode_image", recording_decode)
+    # Images this small decode in the pool's threads, not in a worker process.
+    monkeypatch.setattr(_decode_pool, "decode_image", recording_decode)
     backend = ScriptedBackend([png((2, 2), (1, 2, 3)), png((2, 2), (4, 5, 6))])
     service = BackendImageGenService(backend=backend, settings=Settings(num_images=2))
     down, _ = await run(service, [TextFrame("two")])
     assert len(images(down)) == 2
     assert len(decoded_in) == 2
     assert loop_thread not in {thread.ident for thread in decoded_in}
-    # In the one decode thread the whole process shares (see _decoding).
+    # In the decode threads the whole process shares (see _decode_pool).
     assert {thread.name.split("_")[0] for thread in decoded_in} == {"imagegen-decode"}
+
+
+async def test_the_decode_workers_start_with_the_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
+    from imagegen_core.pipecat import _service
+
+    started_in: list[int] = []
+
+    def start_decode_workers() -> int:
+        started_in.append(threading.get_ident())
+        return 2
+
+    monkeypatch.setattr(_service, "start_decode_workers", start_decode_workers)
+    service = BackendImageGenService(backend=ScriptedBackend([png((2, 2), (1, 2, 3))]))
+    down, _ = await run(service, [TextFrame("one")])
+    assert len(images(down)) == 1
+    assert len(started_in) == 1
+    assert threading.get_ident() not in started_in  # process start-up kept off the loop
 
 
 async def test_several_images_arrive_in_completion_order(image_server: ImageServer) -> None:

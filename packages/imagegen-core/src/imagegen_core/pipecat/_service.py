@@ -56,6 +56,7 @@ from pipecat.frames.frames import (
     Frame,
     InterruptionFrame,
     ServiceUpdateSettingsFrame,
+    StartFrame,
     TextFrame,
     URLImageRawFrame,
     UserImageRawFrame,
@@ -66,12 +67,8 @@ from pipecat.services.settings import ServiceSettings
 from pydantic import SecretStr, ValidationError
 
 from imagegen_core._backend import BackendSettings, Generation, ImageBackend
-from imagegen_core._decoding import (
-    DEFAULT_MAX_PIXELS,
-    DecodedImage,
-    channels_of,
-    decode_off_loop,
-)
+from imagegen_core._decode_pool import decode_off_loop, start_decode_workers
+from imagegen_core._decoding import DEFAULT_MAX_PIXELS, DecodedImage, channels_of
 from imagegen_core._downloads import (
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_DOWNLOAD_BYTES,
@@ -497,6 +494,11 @@ class BaseBackendImageGenService(ImageGenService, Generic[SettingsT]):
             await compat.mark_usable(self)
 
     # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self, frame: StartFrame) -> None:
+        """Start the decode worker processes with the pipeline, so the first image does not wait."""
+        await super().start(frame)
+        await asyncio.to_thread(start_decode_workers)
 
     async def stop(self, frame: EndFrame) -> None:
         """Release what the service owns when the pipeline ends."""
