@@ -255,9 +255,12 @@ async def test_queued_decodes_of_cancelled_callers_are_skipped(
 
     running = start()
     await asyncio.to_thread(entered.wait)
-    queued = [start() for _ in range(3)]
-    for future in queued:
+    submitted = [pool.submit(data, "RGB", 40_000_000, (255, 255, 255)) for _ in range(3)]
+    for future in [asyncio.wrap_future(job) for job in submitted]:
         future.cancel()
+    for _ in range(10):  # the caller's cancel reaches the queue in a loop turn's callback
+        await asyncio.sleep(0)
+    assert all(job.cancelled() for job in submitted)
     release.set()
     assert (await running).size == (40, 30)
     assert (await start()).size == (40, 30)
