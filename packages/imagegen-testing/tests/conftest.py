@@ -7,6 +7,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 import pytest_asyncio
 
+# Imported here, before any pytester run, and never used by name: pytester's
+# in-process runs restore sys.modules afterwards, so a module first imported
+# inside one is dropped, and the next import makes a second copy. PyYAML's C
+# loader cannot be imported twice (the extension keeps the first copy's
+# classes), so a cassette loaded after that failed with "could not determine a
+# constructor for the tag None" whenever this package's tests ran in the same
+# process before another package's cassette tests (one pytest run, or one
+# xdist worker).
+import vcr.serializers.yamlserializer  # noqa: F401
+
 from imagegen_testing.fake_server import FakeServer, Handler
 
 
