@@ -153,6 +153,16 @@ def test_unknown_output_format_lists_the_known_ones() -> None:
     assert "png" in message
 
 
+class _Opaque:
+    """A value JSON cannot hold whose repr, unlike ``object()``'s, is the same in every process.
+
+    pytest-xdist's workers must collect identical test ids, and the id shows the repr.
+    """
+
+    def __repr__(self) -> str:
+        return "<opaque>"
+
+
 @pytest.mark.parametrize(
     "fields",
     [
@@ -166,7 +176,7 @@ def test_unknown_output_format_lists_the_known_ones() -> None:
         {"prompt": "p", "seed": "lucky"},
         {"prompt": "p", "seed": -1},
         {"prompt": "p", "quality": 101},
-        {"prompt": "p", "options": {"callback": object()}},
+        {"prompt": "p", "options": {"callback": _Opaque()}},
         {"prompt": "p", "options": ["not", "a", "mapping"]},
     ],
     ids=lambda fields: (
