@@ -123,8 +123,10 @@ async def test_starting_reply_is_polled_until_done(
         return reply
 
     monkeypatch.setattr(ReplicateTransport, "create", recording_create)
-    # Queued for 50 ms, but the sync wait gives up after 20: the reply says "starting".
-    answer_before_done(emulator, sync_wait=0.02, queue=0.05, predict=0.05)
+    # No sync wait at all: the reply is made as the prediction is created, so it
+    # says "starting" however late the machine runs the queue's timer (a 20 ms
+    # wait against a 50 ms queue lost that race under load).
+    answer_before_done(emulator, sync_wait=0, queue=0.05, predict=0.05)
     async with ReplicateBackend(make_settings(wait_seconds=1)) as backend:
         [image] = await backend.generate(ImageRequest(prompt="x")).collect()
     assert create_replies == ["starting"]

@@ -16,7 +16,10 @@ async def events_of(backend: ReplicateBackend, request: ImageRequest) -> list[ob
 async def test_tqdm_logs_become_fractions_between_a_start_and_the_image(
     make_settings: MakeSettings, emulator: ReplicateEmulator
 ) -> None:
-    answer_before_done(emulator, queue=0.05, predict=0.4)
+    # No sync wait: the create's reply is made as the prediction is created, so
+    # it says "starting" (the first event below) whatever the load; a 10 ms
+    # wait against the 50 ms queue could answer "processing" on a busy machine.
+    answer_before_done(emulator, sync_wait=0, queue=0.05, predict=0.4)
     settings = make_settings(
         model=f"{SDXL}:{SDXL_VERSION}",
         inputs={"num_inference_steps": 4, "width": 32, "height": 32},
