@@ -43,6 +43,15 @@ PACKAGES = ("imagegen-core", "imagegen-openai", "imagegen-replicate", "imagegen-
 # The fast versions of the reliability suite run with every package's tests.
 TEST_DIRS = [*(f"packages/{p}/tests" for p in PACKAGES), "tests/reliability"]
 DOCS_TESTS = "tests/docs"
+# pytest on both cores of the CI machine (pytest-xdist). A fixed 2, not
+# `auto`: CI has two cores, and more workers would each import Pipecat and
+# start emulators for little gain, since the longest test file (the
+# reliability interruptions, whose module fixture runs every case once) bounds
+# the run. `--dist loadfile` keeps each test file in one worker, so
+# module-scoped fixtures are built once and a file's tests keep their order.
+# `uvx nox -s tests -- -n 8` overrides it (the last `-n` wins); `-n 0` runs in
+# one process.
+PARALLEL = ["--numprocesses=2", "--dist=loadfile"]
 # Each example runs with one command and checks its own outcome (exit status
 # 0 only when it did what it shows). The quick start has a session of its own.
 EXAMPLES = sorted(
@@ -138,7 +147,7 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Every package's tests against the locked (newest) Pipecat, on every declared Python."""
     sync(session, "dev")
-    session.run("pytest", *TEST_DIRS, *session.posargs)
+    session.run("pytest", *TEST_DIRS, *PARALLEL, *session.posargs)
 
 
 @nox.session(python=PYTHON, reuse_venv=False)
@@ -161,7 +170,7 @@ def floors(session: nox.Session) -> None:
         env={"VIRTUAL_ENV": session.virtualenv.location},
     )
     show_versions(session, *PACKAGES)
-    session.run("pytest", *TEST_DIRS, *session.posargs)
+    session.run("pytest", *TEST_DIRS, *PARALLEL, *session.posargs)
 
 
 def with_pipecat(package: str) -> str:
@@ -199,7 +208,7 @@ def test_with_pipecat(session: nox.Session, pipecat: str) -> None:
     wheels = build_wheels(session)
     session.install(*(with_extra(wheel) for wheel in wheels), pipecat, *test_tools())
     show_versions(session, *PACKAGES)  # pipecat-ai and websockets among them
-    session.run("pytest", *TEST_DIRS, "-p", "no:cacheprovider", *session.posargs)
+    session.run("pytest", *TEST_DIRS, "-p", "no:cacheprovider", *PARALLEL, *session.posargs)
     run_examples(session)
 
 
@@ -246,17 +255,27 @@ def docs(session: nox.Session) -> None:
     session.run("pytest", DOCS_TESTS, "-k", "not mypy", *session.posargs)
 
 
+_WHEELS: list[str] = []
+"""The wheels this nox run built, once for every session that installs them."""
+
+
 def build_wheels(session: nox.Session) -> list[str]:
-    """Build every package's wheel into a fresh folder of the session; return their paths."""
-    out = Path(session.create_tmp()) / "wheels"
-    if out.exists():
-        for old in out.glob("*.whl"):
-            old.unlink()
-    for package in PACKAGES:
-        session.run(
-            "uv", "build", "--wheel", "--quiet", "--package", package, "--out-dir", str(out)
-        )
-    return sorted(str(path) for path in out.glob("*.whl"))
+    """Every package's wheel, built on the first call of this nox run; return their paths.
+
+    The five `compat` sessions, `nopipecat` and `template` install the same
+    wheels, so they are built once per run (not once per session) into a
+    folder of their own under ``.nox/``, which a later run empties first: a
+    run always installs what the checkout holds as it starts, edits included.
+    """
+    if not _WHEELS:
+        out = ROOT / ".nox" / "_wheels"
+        shutil.rmtree(out, ignore_errors=True)
+        for package in PACKAGES:
+            session.run(
+                "uv", "build", "--wheel", "--quiet", "--package", package, "--out-dir", str(out)
+            )
+        _WHEELS.extend(sorted(str(path) for path in out.glob("*.whl")))
+    return list(_WHEELS)
 
 
 def site_packages_size(session: nox.Session, python: str) -> int:
