@@ -381,3 +381,35 @@ def test_a_policy_trusts_the_hosts_of_its_base_urls() -> None:
     assert policy.refusal("cdn.example", "93.184.216.34") is None
     assert policy.refusal("x", "fc00::1") == "a private address (fc00::1)"
     assert policy.refusal("x", "100.64.0.1") == "a non-public address (100.64.0.1)"
+
+
+class _EnvSettings:
+    """Settings whose base URL comes from a value read at each use, like an environment variable."""
+
+    def __init__(self) -> None:
+        self.base_url = "http://127.0.0.1:8000/v1"
+        self.allow_private_urls = False
+
+    def resolve_base_url(self) -> str:
+        return self.base_url
+
+
+def test_settings_policy_follows_a_base_url_read_at_each_use() -> None:
+    # The policy is cached per base URL, not per settings object: a base URL
+    # that changes (an environment variable re-pointed) is trusted at once.
+    settings = _EnvSettings()
+    first = AddressPolicy.for_settings(settings)
+    assert first.trusts("127.0.0.1") and not first.trusts("10.0.0.5")
+    assert AddressPolicy.for_settings(settings) == first
+    settings.base_url = "http://10.0.0.5:9000/v1"
+    moved = AddressPolicy.for_settings(settings)
+    assert moved.trusts("10.0.0.5") and not moved.trusts("127.0.0.1")
+    settings.allow_private_urls = True
+    assert AddressPolicy.for_settings(settings).allow_private
+
+
+def test_policy_subclass_gets_its_own_class_from_settings() -> None:
+    class Stricter(AddressPolicy):
+        pass
+
+    assert type(Stricter.for_settings(_EnvSettings())) is Stricter

@@ -19,6 +19,7 @@ their policy without paying for the HTTP stack.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -63,10 +64,12 @@ class AddressPolicy:
             base_url = resolve() if callable(resolve) else getattr(settings, "base_url", None)
         except ValueError:  # an unusable base URL fails the request itself, clearly
             base_url = None
-        return cls.for_base_urls(
-            base_url if isinstance(base_url, str) else None,
-            allow_private=getattr(settings, "allow_private_urls", False) is True,
-        )
+        allow_private = getattr(settings, "allow_private_urls", False) is True
+        if cls is not AddressPolicy:
+            return cls.for_base_urls(
+                base_url if isinstance(base_url, str) else None, allow_private=allow_private
+            )
+        return _policy_for(base_url if isinstance(base_url, str) else None, allow_private)
 
     def trusts(self, host: str) -> bool:
         """Whether links to ``host`` are fetched without looking at its addresses."""
@@ -89,6 +92,17 @@ class AddressPolicy:
         if ip.is_global and not ip.is_multicast:
             return None
         return f"{_describe(ip)} address ({ip})"
+
+
+@functools.lru_cache(maxsize=64)
+def _policy_for(base_url: str | None, allow_private: bool) -> AddressPolicy:
+    """The policy of one base URL, parsed once: downloads ask for it per image.
+
+    Cached on the values it is made of (the policy is immutable), not on the
+    settings object: the base URL may come from the environment, read anew
+    at each use.
+    """
+    return AddressPolicy.for_base_urls(base_url, allow_private=allow_private)
 
 
 def host_of(url: str) -> str | None:

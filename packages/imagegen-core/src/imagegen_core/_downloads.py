@@ -188,37 +188,43 @@ async def _fetch_once(
     client_timeout: aiohttp.ClientTimeout,
     addresses: AddressPolicy,
 ) -> Download:
-    """One attempt: follow up to :data:`MAX_REDIRECTS` redirects, each hop checked."""
-    first = describe_url(url)
+    """One attempt: follow up to :data:`MAX_REDIRECTS` redirects, each hop checked.
+
+    URLs are described for messages (:func:`describe_url`) only when a
+    message is made: on the common path nothing needs one, and describing
+    parses each URL once more.
+    """
     current = url
     for hop in range(MAX_REDIRECTS + 1):
-        target = _checked_target(current, first if hop else None)
-        where = describe_url(current)
+        target = _checked_target(current, describe_url(url) if hop else None)
         try:
-            await _check_host(session, target, addresses, where)
+            await _check_host(session, target, addresses, current)
             async with session.get(
                 target, timeout=client_timeout, allow_redirects=False
             ) as response:
                 if response.status in _REDIRECTS:
-                    current = _next_hop(target, response.headers.get("Location"), where)
+                    current = _next_hop(target, response.headers.get("Location"), current)
                     continue
                 if response.status >= 400:
-                    raise _status_error(response.status, response.headers, where)
+                    raise _status_error(response.status, response.headers, describe_url(current))
                 body = await read_capped(
-                    response, max_bytes, functools.partial(_too_large, where, max_bytes)
+                    response, max_bytes, functools.partial(_too_large_at, current, max_bytes)
                 )
                 media_type = response.content_type if "Content-Type" in response.headers else None
                 return Download(body, media_type)
         except ImageGenError:
             raise
         except TimeoutError:
+            where = describe_url(current)
             failure = ImageGenError(f"downloading {where} timed out", kind=ErrorKind.TIMEOUT)
         except aiohttp.ClientResponseError as exc:
             # Only reached with a session made with raise_for_status=True.
-            failure = _status_error(exc.status, exc.headers, where)
+            failure = _status_error(exc.status, exc.headers, describe_url(current))
         except aiohttp.InvalidURL as exc:
+            where = describe_url(current)
             failure = _unusable_link(f"downloading {where} failed: {type(exc).__name__}")
         except (aiohttp.ClientError, OSError) as exc:
+            where = describe_url(current)
             refused = getattr(exc, "os_error", None)
             if isinstance(refused, _RefusedAddress):
                 failure = _refused(where, str(refused))
@@ -232,7 +238,8 @@ async def _fetch_once(
         # full URL (its signed query string) and must not ride along as context.
         raise failure
     raise _unusable_link(
-        f"downloading {first} failed: a redirect loop (more than {MAX_REDIRECTS} redirects)"
+        f"downloading {describe_url(url)} failed: a redirect loop "
+        f"(more than {MAX_REDIRECTS} redirects)"
     )
 
 
@@ -261,17 +268,21 @@ def _checked_target(url: str, redirected_from: str | None) -> yarl.URL:
     return target
 
 
-def _next_hop(target: yarl.URL, location: str | None, where: str) -> str:
+def _next_hop(target: yarl.URL, location: str | None, current: str) -> str:
     if not location:
-        raise _unusable_link(f"downloading {where} failed: a redirect without a Location")
+        raise _unusable_link(
+            f"downloading {describe_url(current)} failed: a redirect without a Location"
+        )
     try:
         return str(target.join(yarl.URL(location, encoded=True)))
     except ValueError:
-        raise _unusable_link(f"downloading {where} failed: a redirect to a malformed URL") from None
+        raise _unusable_link(
+            f"downloading {describe_url(current)} failed: a redirect to a malformed URL"
+        ) from None
 
 
 async def _check_host(
-    session: aiohttp.ClientSession, target: yarl.URL, addresses: AddressPolicy, where: str
+    session: aiohttp.ClientSession, target: yarl.URL, addresses: AddressPolicy, current: str
 ) -> None:
     """Refuse a URL whose host is, or resolves to, a refused address, before connecting.
 
@@ -289,7 +300,7 @@ async def _check_host(
     if addresses.trusts(host):
         return
     if _is_address(host):
-        _refuse_if_private(addresses, host, host.strip("[]"), where)
+        _refuse_if_private(addresses, host, host.strip("[]"), current)
         return
     if isinstance(session.connector, aiohttp.TCPConnector) and _guarded(session.connector):
         return
@@ -301,7 +312,7 @@ async def _check_host(
     except (OSError, TimeoutError):
         return
     for info in found:
-        _refuse_if_private(addresses, host, str(info[4][0]), where)
+        _refuse_if_private(addresses, host, str(info[4][0]), current)
 
 
 def _guarded(connector: aiohttp.TCPConnector) -> bool:
@@ -351,10 +362,10 @@ class _GuardedResolver(aiohttp.abc.AbstractResolver):
         await self._inner.close()
 
 
-def _refuse_if_private(addresses: AddressPolicy, host: str, address: str, where: str) -> None:
+def _refuse_if_private(addresses: AddressPolicy, host: str, address: str, url: str) -> None:
     reason = addresses.refusal(host, address)
     if reason is not None:
-        raise _refused(where, f"its host is {reason}")
+        raise _refused(describe_url(url), f"its host is {reason}")
 
 
 def _refused(where: str, why: str) -> ImageGenError:
@@ -393,6 +404,10 @@ def refuse_oversized_inline(data: bytes, max_bytes: int, index: int) -> None:
     """
     if len(data) > max_bytes:
         raise _too_large(f"image {index} (sent inline)", max_bytes, f"{len(data):,} bytes")
+
+
+def _too_large_at(url: str, max_bytes: int, how: str) -> ImageGenError:
+    return _too_large(describe_url(url), max_bytes, how)
 
 
 def _too_large(where: str, max_bytes: int, how: str) -> ImageGenError:
