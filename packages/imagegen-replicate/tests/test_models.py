@@ -100,3 +100,13 @@ def test_declared_capabilities_win() -> None:
     declared = Capabilities(max_images_per_call=2, supports_negative_prompt=True)
     assert profile_for(ModelRef.parse("deployments/acme/x"), declared).capabilities == declared
     assert profile_for(ModelRef.parse(DEFAULT_MODEL), declared).capabilities == declared
+
+
+def test_parse_is_memoised_but_still_refuses_bad_references() -> None:
+    # The settings read their model several times per generation: a reference
+    # is parsed once (it is immutable), and a bad one is refused every time.
+    assert ModelRef.parse("acme/painter") is ModelRef.parse("acme/painter")
+    assert ModelRef.parse(" acme/painter ") == ModelRef("model", "acme", "painter")
+    for _ in range(2):
+        with pytest.raises(ValueError, match="not a Replicate model reference"):
+            ModelRef.parse("not a model")

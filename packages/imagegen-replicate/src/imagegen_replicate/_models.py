@@ -28,6 +28,7 @@ gets its schema's real capabilities once the schema has been read (by
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -82,6 +83,14 @@ class ModelRef:
             ValueError: The string is none of the accepted shapes; the message
                 lists them.
         """
+        if cls is ModelRef:
+            # A generation reads its model several times (settings snapshot,
+            # capabilities, request building); the reference is immutable.
+            return _parse_cached(value)
+        return cls._parse(value)
+
+    @classmethod
+    def _parse(cls, value: str) -> ModelRef:
         text = value.strip()
         if match := _DEPLOYMENT.match(text):
             return cls("deployment", match["owner"], match["name"])
@@ -225,6 +234,11 @@ KNOWN_MODELS: dict[str, ModelProfile] = {
     ),
 }
 """The models whose capabilities are declared before their schema is read, by ``owner/name``."""
+
+
+@functools.lru_cache(maxsize=128)
+def _parse_cached(value: str) -> ModelRef:
+    return ModelRef._parse(value)
 
 
 def profile_for(
