@@ -24,16 +24,13 @@ import pstats
 import sys
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 import aiohttp
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _bench.clients import BackendClient, ServiceClient  # noqa: E402
-from _bench.meters import FakeApi, median, run_batch  # noqa: E402
-from _bench.minimal import MinimalClient  # noqa: E402
-from _bench.scenarios import Client  # noqa: E402
+from _bench.clients import BackendClient, ServiceClient
+from _bench.meters import FakeApi, median, run_batch
+from _bench.minimal import MinimalClient
+from _bench.scenarios import Client
 
 __all__ = ["main"]
 

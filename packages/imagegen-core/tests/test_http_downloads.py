@@ -399,11 +399,13 @@ def test_settings_policy_follows_a_base_url_read_at_each_use() -> None:
     # that changes (an environment variable re-pointed) is trusted at once.
     settings = _EnvSettings()
     first = AddressPolicy.for_settings(settings)
-    assert first.trusts("127.0.0.1") and not first.trusts("10.0.0.5")
+    assert first.trusts("127.0.0.1")
+    assert not first.trusts("10.0.0.5")
     assert AddressPolicy.for_settings(settings) == first
     settings.base_url = "http://10.0.0.5:9000/v1"
     moved = AddressPolicy.for_settings(settings)
-    assert moved.trusts("10.0.0.5") and not moved.trusts("127.0.0.1")
+    assert moved.trusts("10.0.0.5")
+    assert not moved.trusts("127.0.0.1")
     settings.allow_private_urls = True
     assert AddressPolicy.for_settings(settings).allow_private
 
