@@ -85,6 +85,7 @@ def segment_exists(name: str) -> bool:
 @pytest.fixture(scope="module")
 def worker_pool() -> Iterator[_DecodePool]:
     pool = _DecodePool(1, min_process_pixels=0)
+    pool.start(wait=True)
     yield pool
     pool.close()
 
@@ -96,6 +97,7 @@ def fresh_pool() -> Iterator[Callable[..., _DecodePool]]:
     def make(workers: int = 1, **options: Any) -> _DecodePool:
         pool = _DecodePool(workers, min_process_pixels=0, **options)
         made.append(pool)
+        pool.start(wait=True)  # else the first images decode in the thread meanwhile
         return pool
 
     yield make
@@ -204,6 +206,7 @@ def test_a_worker_killed_mid_decode_fails_that_image_only(
     assert not error.retryable
     assert "exited while decoding this image" in error.message
     assert gone(victim)
+    assert pool.start(wait=True) == 1  # its replacement
     refuse_thread_decodes(monkeypatch)
     assert decode_in(pool, data) == first
     assert pool.pids
@@ -215,7 +218,6 @@ def test_a_worker_over_the_time_limit_is_killed_and_replaced(
 ) -> None:
     pool = fresh_pool(time_limit=0.2, command=HANGING_WORKER)
     data = encode(photo((30, 20)))
-    pool.start()
     (hung,) = pool.pids
     error = error_of(lambda: decode_in(pool, data))
     assert error.kind is ErrorKind.SERVER
@@ -225,6 +227,7 @@ def test_a_worker_over_the_time_limit_is_killed_and_replaced(
     # The next image gets a new worker (a real one, this time).
     pool._workers[0]._command = _WORKER_COMMAND
     pool.time_limit = 60.0
+    assert pool.start(wait=True) == 1
     refuse_thread_decodes(monkeypatch)
     assert decode_in(pool, data).size == (30, 20)
     assert pool.pids
@@ -366,9 +369,9 @@ def test_workers_that_cannot_start_fall_back_to_threads_with_one_warning(
         monkeypatch.setattr(pool_module, "SharedMemory", no_shm)
     else:
         monkeypatch.setattr(sys, "frozen", True, raising=False)
-    pool = fresh_pool(workers=2, command=command)
     data = encode(photo((33, 22)))
     with caplog.at_level(logging.WARNING, logger="imagegen"):
+        pool = fresh_pool(workers=2, command=command)
         assert [decode_in(pool, data) for _ in range(3)] == [decode_image(data)] * 3
         assert pool.start() == 0
     warnings = [r for r in caplog.records if "decode worker processes cannot start" in r.message]
@@ -446,3 +449,15 @@ def test_a_large_webp_header_is_read_without_pillow(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(Image, "open", no_open)
     assert declared_pixels(data) == 640 * 480
+
+
+def test_an_image_arriving_while_its_worker_starts_decodes_in_the_thread() -> None:
+    pool = _DecodePool(
+        1, min_process_pixels=0, command=(sys.executable, "-c", "import time; time.sleep(120)")
+    )
+    try:
+        data = encode(photo((21, 13)))
+        assert decode_in(pool, data) == decode_image(data)
+        assert len(pool.pids) == 1  # started, and still starting
+    finally:
+        pool.close()

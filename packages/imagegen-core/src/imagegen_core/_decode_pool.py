@@ -8,15 +8,19 @@ whose header declares at least :data:`PROCESS_MIN_PIXELS` pixels is decoded
 by a worker process (:mod:`imagegen_core._decode_worker`), which writes the
 pixels into a shared-memory segment of its own (created and owned here,
 grown when an image needs more) and replies on a pipe; a dispatch thread
-copies them out once into ``bytes``, so neither the pipe nor the copy costs
-the loop's CPU. Smaller images decode in this process, one at a time, where
-a process round trip would cost more than the decode.
+reads the header, drives the pipe and copies the pixels out once into
+``bytes``. A thread rather than the loop's own pipe readers: the header read
+and the 3 MB copy would otherwise cost the loop's CPU, which the loop's
+budget counts. Smaller images decode in this process, one at a time, where a
+process round trip would cost more than the decode.
 
 Workers: one per CPU this process may use, at most :data:`MAX_DECODE_WORKERS`,
 each with one dispatch thread that sends it one image at a time; they start
 on the first large decode, or earlier with :func:`start_decode_workers` (the
 Pipecat service calls it when its pipeline starts), and stop at exit or with
-:func:`stop_decode_workers`. Workers are started with ``subprocess``, never
+:func:`stop_decode_workers`. A large image that arrives while its worker is
+still starting (importing Pillow takes about a second) decodes in the thread
+rather than waiting. Workers are started with ``subprocess``, never
 multiprocessing's spawn or forkserver, which re-import the app's
 ``__main__``. A worker that dies while decoding (a crashing image) or takes
 longer than :data:`DECODE_TIME_LIMIT` fails that image only, with a
@@ -38,6 +42,7 @@ import atexit
 import logging
 import os
 import queue
+import select
 import subprocess
 import sys
 import threading
@@ -81,12 +86,13 @@ DECODE_TIME_LIMIT = 30.0
 fails. A 40-megapixel image (the default cap) decodes in well under 5 s on a
 loaded core; a decode still running after 30 s is a hostile or broken file."""
 
-PROCESS_MIN_PIXELS = 512 * 512
-"""Images with fewer declared pixels decode in this process's thread.
-Measured with ``benchmarks/decode_options.py`` (docs/performance.md): a
-worker's round trip costs about as much as decoding a 256x256 WebP in the
-thread, and a decode below 512x512 holds the GIL for under a millisecond or
-two, within the loop's budget."""
+PROCESS_MIN_PIXELS = 100_000
+"""Images with fewer declared pixels (about 316x316) decode in this process's
+thread. Measured one image at a time with ``benchmarks/decode_options.py``
+(docs/performance.md): a 256x256 WebP decodes in the thread in 2.4 to 2.8 ms
+and stalls the loop less than a worker's round trip does (which is slower
+for it too), while a 384x384 one takes 6.5 ms in the thread, over the 3 ms
+the loop can give; the line sits between them."""
 
 _START_TIMEOUT = 60.0
 """Seconds a new worker may take to import Pillow and the core and say it is
@@ -113,6 +119,7 @@ class _Worker:
         self._command = command
         self._process: subprocess.Popen[bytes] | None = None
         self._ready = False
+        self._started_at = 0.0
         self._segment: SharedMemory | None = None
 
     @property
@@ -146,20 +153,46 @@ class _Worker:
         except OSError as exc:
             raise _CannotStart(f"{type(exc).__name__}: {exc}") from None
         self._ready = False
+        self._started_at = time.monotonic()
+
+    def is_ready(self, timeout: float = 0.0) -> bool:
+        """Whether the started process has said it is ready, waiting up to ``timeout`` seconds.
+
+        Raises:
+            _CannotStart: The process exited during its start-up, or has
+                taken longer than ``_START_TIMEOUT`` over it.
+        """
+        if self._ready:
+            return True
+        if self._process is None:
+            return False
+        _, replies = self._pipes()
+        remaining = _START_TIMEOUT - (time.monotonic() - self._started_at)
+        if not select.select([replies], [], [], max(0.0, min(timeout, remaining)))[0]:
+            if remaining > timeout:
+                return False  # still within its start-up time
+            self._end_process(kill=True)
+            raise _CannotStart(f"the decode worker was not ready within {_START_TIMEOUT:g} s")
+        try:
+            receive(replies, time.monotonic() + _START_TIMEOUT)
+        except (WorkerGone, WorkerTimedOut):
+            status = self._end_process(kill=True)
+            raise _CannotStart(
+                f"the decode worker did not start ({' '.join(self._command)!r} "
+                f"exited with status {status})"
+            ) from None
+        self._ready = True
+        return True
 
     def decode(
         self, data: bytes, options: dict[str, Any], needed: int, time_limit: float
     ) -> DecodedImage:
-        """Decode ``data`` in the worker; ``needed`` is the pixel bytes the header promises.
+        """Decode ``data`` in the ready worker; ``needed`` is the pixel bytes the header promises.
 
         Raises:
             ImageGenError: What :func:`decode_image` raised in the worker, or
                 ``server`` when the worker died or overran ``time_limit``.
-            _CannotStart: The worker could not be started.
         """
-        self.start()
-        if not self._ready:
-            self._wait_until_ready()
         self._grow(needed)
         deadline = time.monotonic() + time_limit
         while True:
@@ -188,18 +221,6 @@ class _Worker:
         assert process.stdin is not None
         assert process.stdout is not None
         return process.stdin.fileno(), process.stdout.fileno()
-
-    def _wait_until_ready(self) -> None:
-        _, replies = self._pipes()
-        try:
-            receive(replies, time.monotonic() + _START_TIMEOUT)
-        except (WorkerGone, WorkerTimedOut):
-            status = self._end_process(kill=True)
-            raise _CannotStart(
-                f"the decode worker did not start ({' '.join(self._command)!r} "
-                f"exited with status {status})"
-            ) from None
-        self._ready = True
 
     def _exchange(
         self, data: bytes, options: dict[str, Any], deadline: float, time_limit: float
@@ -311,8 +332,10 @@ class _DecodePool:
         """Worker processes the pool was made with."""
         return len(self._workers)
 
-    def start(self) -> int:
+    def start(self, *, wait: bool = False) -> int:
         """Start the idle worker processes now; return how many the pool uses (0 after a fall-back).
+
+        With ``wait``, return once they are ready to decode.
 
         A busy worker is running already; an idle one is taken out of the
         idle queue while it starts, so no dispatch thread drives it meanwhile.
@@ -327,8 +350,13 @@ class _DecodePool:
             for worker in idle:
                 if not self._fallen_back.is_set():
                     worker.start()
+            for worker in idle if wait else ():
+                if not self._fallen_back.is_set():
+                    worker.is_ready(timeout=_START_TIMEOUT)
         except _CannotStart as exc:
             self._fall_back(exc)
+            for worker in idle:  # held here, so no dispatch thread is using them
+                worker.stop()
         finally:
             for worker in idle:
                 self._idle.put(worker)
@@ -358,9 +386,13 @@ class _DecodePool:
                 options = {"mode": mode, "max_pixels": max_pixels, "background": background}
                 worker = self._idle.get()
                 try:
-                    return worker.decode(
-                        data, options, needed if pixels <= max_pixels else 0, self.time_limit
-                    )
+                    worker.start()
+                    # A worker still starting would make this image wait for
+                    # its imports: decode this one here instead.
+                    if worker.is_ready():
+                        return worker.decode(
+                            data, options, needed if pixels <= max_pixels else 0, self.time_limit
+                        )
                 except _CannotStart as exc:
                     self._fall_back(exc)
                 finally:
@@ -404,8 +436,9 @@ def set_decode_workers(count: int | None, *, min_pixels: int = PROCESS_MIN_PIXEL
         count: Worker processes; 0 decodes every image in a thread (no
             processes, no shared memory); None goes back to the default,
             one per CPU this process may use, at most :data:`MAX_DECODE_WORKERS`.
-            Running workers of another count are stopped (after their
-            current images); the next large image starts the new ones.
+            Running workers of another count are stopped, which blocks
+            until their current images are done (call it at start-up, or
+            from a thread); the next large image starts the new ones.
         min_pixels: Images whose header declares fewer pixels decode in a
             thread (default :data:`PROCESS_MIN_PIXELS`); 0 sends every image
             to a worker.
