@@ -17,6 +17,7 @@ import sys
 import textwrap
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from multiprocessing.shared_memory import SharedMemory
 from typing import Any
 
@@ -49,11 +50,14 @@ HANGING_WORKER = (
 """A worker that says it is ready, then never answers a request."""
 
 
-def decode_in(pool: _DecodePool, data: bytes, **options: Any) -> DecodedImage:
+def submit_to(pool: _DecodePool, data: bytes, **options: Any) -> Future[DecodedImage]:
+    """Queue one decode with :data:`DEFAULTS` (overridden by ``options``)."""
     arguments = DEFAULTS | options
-    return pool.submit(
-        data, arguments["mode"], arguments["max_pixels"], arguments["background"]
-    ).result()
+    return pool.submit(data, arguments["mode"], arguments["max_pixels"], arguments["background"])
+
+
+def decode_in(pool: _DecodePool, data: bytes, **options: Any) -> DecodedImage:
+    return submit_to(pool, data, **options).result()
 
 
 def refuse_thread_decodes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -239,7 +243,7 @@ async def test_queued_decodes_of_cancelled_callers_are_skipped(
 ) -> None:
     pool = fresh_pool()
     data = encode(photo((40, 30)))
-    await asyncio.wrap_future(pool.submit(data, "RGB", 40_000_000, (255, 255, 255)))
+    await asyncio.wrap_future(submit_to(pool, data))
     entered, release = threading.Event(), threading.Event()
     real_send = pool_module.send
     sent: list[int] = []
@@ -254,11 +258,11 @@ async def test_queued_decodes_of_cancelled_callers_are_skipped(
     monkeypatch.setattr(pool_module, "send", held_send)
 
     def start() -> asyncio.Future[DecodedImage]:
-        return asyncio.wrap_future(pool.submit(data, "RGB", 40_000_000, (255, 255, 255)))
+        return asyncio.wrap_future(submit_to(pool, data))
 
     running = start()
     await asyncio.to_thread(entered.wait)
-    submitted = [pool.submit(data, "RGB", 40_000_000, (255, 255, 255)) for _ in range(3)]
+    submitted = [submit_to(pool, data) for _ in range(3)]
     for future in [asyncio.wrap_future(job) for job in submitted]:
         future.cancel()
     for _ in range(10):  # the caller's cancel reaches the queue in a loop turn's callback
@@ -275,7 +279,7 @@ async def test_a_caller_cancelled_mid_decode_leaves_the_worker_usable(
 ) -> None:
     pool = fresh_pool()
     data = encode(photo((40, 30)))
-    await asyncio.wrap_future(pool.submit(data, "RGB", 40_000_000, (255, 255, 255)))
+    await asyncio.wrap_future(submit_to(pool, data))
     (worker_pid,) = pool.pids
     entered, release = threading.Event(), threading.Event()
     real_send = pool_module.send
@@ -287,16 +291,14 @@ async def test_a_caller_cancelled_mid_decode_leaves_the_worker_usable(
             release.wait()
 
     monkeypatch.setattr(pool_module, "send", send_and_hold)
-    task = asyncio.ensure_future(
-        asyncio.wrap_future(pool.submit(data, "RGB", 40_000_000, (255, 255, 255)))
-    )
+    task = asyncio.ensure_future(asyncio.wrap_future(submit_to(pool, data)))
     await asyncio.to_thread(entered.wait)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     release.set()
     other = encode(photo((50, 10)))
-    decoded = await asyncio.wrap_future(pool.submit(other, "RGB", 40_000_000, (255, 255, 255)))
+    decoded = await asyncio.wrap_future(submit_to(pool, other))
     assert decoded == decode_image(other)
     assert pool.pids == [worker_pid]
 

@@ -248,20 +248,23 @@ async def test_cancellation_is_bounded_when_the_cancel_request_hangs(
 async def test_closing_the_backend_waits_for_a_slow_cancel_cancelled_again(
     make_settings: MakeSettings, emulator: ReplicateEmulator
 ) -> None:
-    # Issue 9, point 2: the task is cancelled a second time while its cancel
+    # Issue 9, point 2: a failing generation cancels its prediction before
+    # raising, and the task is cancelled a second time while that cancel
     # request is still out (an app tearing down); the cancel goes on in the
-    # background, and aclose must not close the session under it.
+    # background, and aclose must not close the session under it. (An
+    # interruption's cancel runs in the background from the start: see
+    # test_an_interruption_does_not_wait_for_a_slow_cancel.)
     answer_before_done(emulator, predict=10.0)
+    emulator.script(Fault.http_error(400, route=Route.PREDICTIONS_GET))
     emulator.script(Fault.slow_cancel(1.0))
     backend = ReplicateBackend(make_settings(wait_seconds=1))
     task = asyncio.create_task(_run(backend, ImageRequest(prompt="x")))
-    await _until(lambda: emulator.counters.predictions_running == 1)
-    await asyncio.sleep(0.03)  # polling now
-    task.cancel()
     await _until(lambda: emulator.counters.cancels_received == 1)
+    assert not task.done()  # still waiting for the failure's cancel
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    assert emulator.counters.predictions_running == 1  # the cancel has not taken effect yet
     await backend.aclose()
     assert emulator.counters.cancels_abandoned == 0
     assert emulator.counters.predictions_running == 0

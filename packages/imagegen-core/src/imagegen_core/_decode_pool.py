@@ -56,6 +56,7 @@ from imagegen_core._decoding import (
     DEFAULT_BACKGROUND,
     DEFAULT_MAX_PIXELS,
     DecodedImage,
+    channels_of,
     check_decode_arguments,
     declared_pixels,
     decode_image,
@@ -382,7 +383,7 @@ class _DecodePool:
             if pixels >= self.min_process_pixels:
                 # Room for the pixels of an image the worker will decode; one
                 # over the cap is refused from its header, so needs none.
-                needed = pixels * check_decode_arguments(mode, max_pixels)
+                needed = pixels * channels_of(mode)  # arguments checked by decode_off_loop
                 options = {"mode": mode, "max_pixels": max_pixels, "background": background}
                 worker = self._idle.get()
                 try:

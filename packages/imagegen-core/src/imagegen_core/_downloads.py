@@ -196,7 +196,7 @@ async def _fetch_once(
     """
     current = url
     for hop in range(MAX_REDIRECTS + 1):
-        target = _checked_target(current, describe_url(url) if hop else None)
+        target = _checked_target(current, url if hop else None)
         try:
             await _check_host(session, target, addresses, current)
             async with session.get(
@@ -247,6 +247,8 @@ def _checked_target(url: str, redirected_from: str | None) -> yarl.URL:
     """The URL as yarl reads it, refused unless it is a well-formed http(s) URL.
 
     Read as encoded: a signed query string must reach the server byte for byte.
+    ``redirected_from`` is the URL first asked for, when ``url`` is where it
+    redirected; it is described only for the message of a refusal.
     """
     scheme = urlsplit(url).scheme.lower() if url else ""
     if scheme not in ("http", "https"):
@@ -254,7 +256,7 @@ def _checked_target(url: str, redirected_from: str | None) -> yarl.URL:
         readable = scheme.isalnum() and len(scheme) <= 16
         named = f"a {scheme!r} URL" if readable else "no http(s) URL"
         what = (
-            f"downloading {redirected_from} failed: it redirected to {named}"
+            f"downloading {describe_url(redirected_from)} failed: it redirected to {named}"
             if redirected_from is not None
             else f"cannot download the image: its link is {named}"
         )
