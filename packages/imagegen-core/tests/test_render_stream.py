@@ -250,3 +250,44 @@ async def test_a_preview_that_fails_to_render_leaves_its_report_and_the_images()
     events = [event async for event in stream]
     assert [event.preview for event in events if isinstance(event, Progressed)] == [None, None]
     assert sorted(event.result for event in events if isinstance(event, Rendered)) == [0, 1]
+
+
+class CleanupCountingBackend(FakeBackend):
+    """Yields its one image, then has clean-up (a finally) still to run, as with uploads."""
+
+    closed_at_yield = 0
+
+    async def _generate(self, request: ImageRequest):  # type: ignore[override]
+        try:
+            yield GeneratedImage(data=b"one image")
+            await asyncio.sleep(0)
+        finally:
+            CleanupCountingBackend.closed_at_yield += 1
+
+
+async def test_one_image_cancelled_while_rendering_closes_the_backend_generator() -> None:
+    # One image renders in the stream's own task, the backend's generator
+    # suspended at its yield; a cancel then must still reach the generator.
+    CleanupCountingBackend.closed_at_yield = 0
+    rendering = asyncio.Event()
+
+    async def render(image: GeneratedImage) -> int:
+        rendering.set()
+        await asyncio.sleep(30)
+        return image.index
+
+    generation = CleanupCountingBackend().generate(ImageRequest(prompt="a lighthouse"))
+    stream = RenderStream(generation, render)
+    consumer = asyncio.create_task(anext(stream, None))
+    await asyncio.wait_for(rendering.wait(), 2)
+    await stream.cancel()
+    assert CleanupCountingBackend.closed_at_yield == 1
+    assert stream.done
+    consumer.cancel()
+
+
+async def test_one_image_and_several_images_both_deliver_every_render() -> None:
+    for num_images in (1, 3):
+        rendered: list[int] = []
+        await rendered_until_failure(stream_of(FakeBackend(), num_images=num_images), rendered)
+        assert sorted(rendered) == list(range(num_images))

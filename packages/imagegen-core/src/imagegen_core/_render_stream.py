@@ -202,20 +202,46 @@ class RenderStream(Generic[T]):
 
     async def _produce(self) -> None:
         try:
-            async with asyncio.TaskGroup() as renders:
-                try:
-                    events = self._generation.events() if self._progress else self._generation
-                    async for event in events:
-                        if isinstance(event, GenerationProgress):
-                            self._queue.put_nowait(await self._progressed(event))
-                            continue
-                        self._queue.put_nowait(Arrived(event))
-                        renders.create_task(self._render_one(event))
-                except ImageGenError as exc:
-                    # Images already being rendered are still delivered.
-                    self._fail(exc)
+            if self._generation.request.num_images == 1:
+                # One image: nothing else of the generation is worth reading
+                # while it renders, so it renders in this task rather than in
+                # a task of its own (a task and a task group less per prompt,
+                # the common case; benchmarks/profile_loop.py). The backend
+                # then finishes (its clean-up, a closing warning) after it.
+                await self._read(renders=None)
+            else:
+                async with asyncio.TaskGroup() as renders:
+                    await self._read(renders=renders)
         finally:
             self._queue.put_nowait(_END)
+
+    async def _read(self, *, renders: asyncio.TaskGroup | None) -> None:
+        """Read the generation, queueing each event and rendering each image.
+
+        Each image renders in a task of ``renders``, alongside the rest of the
+        generation, or, without a task group, here before reading on.
+        """
+        try:
+            events = self._generation.events() if self._progress else self._generation
+            async for event in events:
+                if isinstance(event, GenerationProgress):
+                    self._queue.put_nowait(await self._progressed(event))
+                    continue
+                self._queue.put_nowait(Arrived(event))
+                if renders is None:
+                    await self._render_one(event)
+                else:
+                    renders.create_task(self._render_one(event))
+        except ImageGenError as exc:
+            # Images already being rendered are still delivered.
+            self._fail(exc)
+        except asyncio.CancelledError:
+            # Cancelled in an inline render, the backend's generator sits at
+            # its yield and has not seen the cancellation: close it now, so
+            # that it cleans up (cancels, deletes uploads) at once rather than
+            # whenever it is garbage-collected. Already finished, this is a no-op.
+            await self._generation.aclose()
+            raise
 
     async def _render_one(self, image: GeneratedImage) -> None:
         try:
