@@ -11,6 +11,65 @@ from typing import Any
 
 import pytest
 
+from pipecat_selection import MARKER, PipecatDependence, forbid_pipecat_imports
+
+_ROOT = Path(__file__).parent
+_DEPENDENCE = PipecatDependence(_ROOT)
+_CHOICES = ("all", "only", "none")
+_MIN_SELECTED = 300
+"""Fewer tests than this under ``--pipecat-tests=only`` means the selection broke.
+
+About 600 of the suite's 1,900 tests reach Pipecat; a rule that
+selected almost none would pass every compat session while testing nothing.
+"""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--pipecat-tests``: every test file, only those reaching Pipecat, or only the others."""
+    parser.addoption(
+        "--pipecat-tests",
+        choices=_CHOICES,
+        default="all",
+        help=f"all: every test file (those reaching Pipecat marked {MARKER}); only: just "
+        "those (the compat sessions); none: just the others, with any import of Pipecat "
+        "failing the test that makes it (proves the marking in the `tests` sessions)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the ``pipecat`` marker; under ``none``, make every import of Pipecat fail."""
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}: the test file reaches Pipecat (set by the repository's conftest from "
+        "what the file imports: pipecat_selection.py)",
+    )
+    if config.getoption("pipecat_tests") == "none":
+        forbid_pipecat_imports()
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Leave out the test files ``--pipecat-tests`` does not ask for (before importing them)."""
+    choice = config.getoption("pipecat_tests")
+    if choice == "all" or not _is_test_file(collection_path):
+        return None
+    return _DEPENDENCE.depends(collection_path) != (choice == "only")
+
+
+def _is_test_file(path: Path) -> bool:
+    return path.suffix == ".py" and path.name.startswith("test_")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests of files that reach Pipecat; refuse an implausibly small compat selection."""
+    for item in items:
+        if _DEPENDENCE.depends(item.path):
+            item.add_marker(MARKER)
+    if config.getoption("pipecat_tests") == "only" and len(items) < _MIN_SELECTED:
+        raise pytest.UsageError(
+            f"--pipecat-tests=only selected {len(items)} tests, fewer than {_MIN_SELECTED}: "
+            "the rule in pipecat_selection.py no longer finds the tests that reach Pipecat"
+        )
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _offline_pipecat(imagegen_offline_nltk: object) -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import nox
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 nox.needs_version = ">=2024.10.9"
 nox.options.default_venv_backend = "uv"
@@ -204,12 +206,94 @@ def test_with_pipecat(session: nox.Session, pipecat: str) -> None:
     A fresh environment each run, holding only what the wheels, that Pipecat
     release and the test tools require: a dependency the lock happens to
     hold (``websockets``, say) cannot hide one a release fails to declare.
+
+    Only the test files that reach Pipecat run (``--pipecat-tests=only``,
+    about a third of the suite): the others cannot change with the Pipecat
+    release. Which files those are is read from their code by
+    ``pipecat_selection.py`` (no hand-kept list); `nopipecat` runs the rest
+    with any import of Pipecat failing, so a misjudged file fails there, and
+    the root conftest refuses an implausibly small selection. A release could
+    still change the others' results through a dependency it pins
+    differently; the versions in its environment (printed below) lie between
+    the `floors` and the locked ones the whole suite runs on, which
+    docs/maintaining.md checks for each release here ("What compat runs").
     """
     wheels = build_wheels(session)
     session.install(*(with_extra(wheel) for wheel in wheels), pipecat, *test_tools())
     show_versions(session, *PACKAGES)  # pipecat-ai and websockets among them
-    session.run("pytest", *TEST_DIRS, "-p", "no:cacheprovider", *PARALLEL, *session.posargs)
+    unbracketed = unbracketed_versions(
+        session, wheels, newest=pipecat == PIPECAT_VERSIONS["newest"]
+    )
+    if unbracketed:
+        session.log(f"the whole suite: not bracketed by floors, the lock and newest: {unbracketed}")
+    selection = [] if unbracketed else ["--pipecat-tests=only"]
+    session.run(
+        "pytest", *TEST_DIRS, *selection, "-p", "no:cacheprovider", *PARALLEL, *session.posargs
+    )
     run_examples(session)
+
+
+def unbracketed_versions(session: nox.Session, wheels: list[str], *, newest: bool) -> list[str]:
+    """What the tests not reaching Pipecat use, installed here at a version no full run tests.
+
+    Those tests run on every dependency at its floor (`floors`), locked
+    (`tests`) and newest release (`compat` on the newest Pipecat, which runs
+    them all: so this returns everything for it). A version between those
+    tests nothing new for them; one outside (an old Pipecat pinning a shared
+    dependency below the floors' and the lock's, or above what the newest
+    Pipecat allows) is returned, and the session then runs the whole suite.
+    "What they use" is what the wheels without the pipecat extra and the test
+    tools install: `nopipecat` runs those tests with nothing else.
+    """
+    if newest:
+        return ["(the newest Pipecat: every dependency at its newest release)"]
+    tmp = Path(session.create_tmp())
+    plain = resolve(session, tmp, [*wheels, *test_tools()])
+    floors = resolve(
+        session,
+        tmp,
+        [f"-e {ROOT / 'packages' / p}{with_pipecat(p)}" for p in PACKAGES] + test_tools(),
+        "--resolution=lowest-direct",
+    )
+    newest_pipecat = [*(with_extra(w) for w in wheels), PIPECAT_VERSIONS["newest"], *test_tools()]
+    newest_versions = resolve(session, tmp, newest_pipecat)
+    locked = {
+        canonicalize_name(package["name"]): Version(package["version"])
+        for package in tomllib.loads((ROOT / "uv.lock").read_text())["package"]
+        if "version" in package
+    }
+    installed = dict(line.split("==") for line in uv_pip(session, "freeze").split() if "==" in line)
+    found = []
+    for name, text in installed.items():
+        key = canonicalize_name(name)
+        if key not in plain or key in {canonicalize_name(p) for p in PACKAGES}:
+            continue
+        version = Version(text)
+        known = [v for v in (floors.get(key), locked.get(key), newest_versions.get(key)) if v]
+        if not known or not min(known) <= version <= max(known):
+            found.append(f"{name}=={version} (tested at {', '.join(map(str, sorted(known)))})")
+    return found
+
+
+def resolve(
+    session: nox.Session, tmp: Path, requirements: list[str], *options: str
+) -> dict[str, Version]:
+    """The versions ``uv pip compile`` resolves ``requirements`` to, for the session's Python."""
+    source = tmp / "requirements.in"
+    source.write_text("\n".join(requirements) + "\n")
+    out = uv_pip(
+        session, "compile", "--quiet", "--no-header", "--no-annotate", *options, str(source)
+    )
+    return {
+        canonicalize_name(name): Version(version)
+        for name, version in (line.split("==") for line in out.split() if "==" in line)
+    }
+
+
+def uv_pip(session: nox.Session, *args: str) -> str:
+    """The output of ``uv pip`` on the session's environment."""
+    python = str(Path(session.virtualenv.location) / "bin" / "python")
+    return str(session.run("uv", "pip", *args, "--python", python, silent=True, external=True))
 
 
 def with_extra(wheel: str) -> str:
@@ -322,11 +406,15 @@ def nopipecat(session: nox.Session) -> None:
     """What a backend author installs: the built wheels without the pipecat extra.
 
     No Pipecat may arrive; the CLI lists and generates, and the conformance
-    suite runs (its Pipecat round trip skips with the extra to install). The
-    install size is printed beside that of the same wheels with the extra.
+    suite runs (its Pipecat round trip skips with the extra to install). Then
+    every test file that ``pipecat_selection.py`` says does not reach Pipecat
+    runs here, with any import of Pipecat failing the test that makes it
+    (``--pipecat-tests=none``): that proves the selection the `compat`
+    sessions run is complete, each run. The install size is printed beside
+    that of the same wheels with the extra.
     """
     wheels = build_wheels(session)
-    session.install(*wheels, "pytest-timeout>=2.3")
+    session.install(*wheels, *test_tools())
     session.run(
         "python",
         "-c",
@@ -343,6 +431,15 @@ def nopipecat(session: nox.Session) -> None:
         "packages/imagegen-replicate/tests/test_conformance.py",
         "-p",
         "no:cacheprovider",
+        *session.posargs,
+    )
+    session.run(
+        "pytest",
+        *TEST_DIRS,
+        "--pipecat-tests=none",
+        "-p",
+        "no:cacheprovider",
+        *PARALLEL,
         *session.posargs,
     )
     without = site_packages_size(session, "python")
