@@ -463,3 +463,26 @@ def test_an_image_arriving_while_its_worker_starts_decodes_in_the_thread() -> No
         assert len(pool.pids) == 1  # started, and still starting
     finally:
         pool.close()
+
+
+def environment_of(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/environ", "rb") as environ:
+        entries = environ.read().split(b"\0")
+    return dict(entry.decode().split("=", 1) for entry in entries if b"=" in entry)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_keep_decoded_buffers_on_the_heap(worker_pool: _DecodePool) -> None:
+    # Without these glibc settings each decode's buffers were fresh mmaps and
+    # a 1 MP WebP decoded a third slower in a worker than in a thread.
+    (pid,) = worker_pool.pids
+    environment = environment_of(pid)
+    assert environment["MALLOC_MMAP_THRESHOLD_"] == str(32 * 1024 * 1024)
+    assert environment["MALLOC_TRIM_THRESHOLD_"] == str(64 * 1024 * 1024)
+
+
+def test_the_apps_own_allocator_settings_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
+    environment = pool_module._worker_environment()
+    assert environment["MALLOC_MMAP_THRESHOLD_"] == "131072"
+    assert environment["MALLOC_TRIM_THRESHOLD_"] == str(64 * 1024 * 1024)

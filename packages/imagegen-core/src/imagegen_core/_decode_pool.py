@@ -108,6 +108,24 @@ _FIRST_SEGMENT = 4 * 1024 * 1024
 _WORKER_COMMAND = (sys.executable, "-P", "-m", "imagegen_core._decode_worker")
 """``-P``: do not put the working directory on the worker's path."""
 
+_WORKER_MALLOC = {
+    "MALLOC_MMAP_THRESHOLD_": 32 * 1024 * 1024,
+    "MALLOC_TRIM_THRESHOLD_": 64 * 1024 * 1024,
+}
+"""glibc allocator settings for the workers (other C libraries ignore them).
+
+A single-threaded process gets each buffer of a few megabytes (a decoded
+image) as a fresh ``mmap`` and returns it on free, so every decode faults its
+pages in again: a 1 MP WebP took 28 to 34 ms in a worker (or the main thread)
+against 20 ms in a thread of a multi-threaded process. Served from the heap
+and kept there (up to 64 MiB idle per worker), the worker decodes it in 20 to
+23 ms (``benchmarks/decode_options.py``, docs/performance.md). Values the app
+set in its environment win."""
+
+
+def _worker_environment() -> dict[str, str]:
+    return {**{name: str(value) for name, value in _WORKER_MALLOC.items()}, **os.environ}
+
 
 class _CannotStart(Exception):
     """A worker process could not be started here; the pool falls back to threads."""
@@ -149,7 +167,11 @@ class _Worker:
             if self._segment is None:
                 self._segment = SharedMemory(create=True, size=_FIRST_SEGMENT)
             self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0
+                self._command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                bufsize=0,
+                env=_worker_environment(),
             )
         except OSError as exc:
             raise _CannotStart(f"{type(exc).__name__}: {exc}") from None
