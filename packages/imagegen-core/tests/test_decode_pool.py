@@ -192,17 +192,24 @@ def test_a_worker_killed_mid_decode_fails_that_image_only(
     fresh_pool: Callable[..., _DecodePool], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pool = fresh_pool()
-    data = encode(photo((300, 200)))
+    # Small enough to fit a pipe's buffer: sent to a stopped worker without blocking.
+    data = encode(photo((60, 40)))
     first = decode_in(pool, data)
     (victim,) = pool.pids
     real_send = pool_module.send
     kills = []
 
     def send_then_kill(fd: int, header: Any, body: bytes = b"") -> None:
+        if kills:
+            real_send(fd, header, body)
+            return
+        # Stopped before it gets the request, killed once it has it: it can
+        # never answer first (a decode this small takes under a millisecond,
+        # less than a SIGKILL sent after the request may take to land).
+        kills.append(victim)
+        os.kill(victim, signal.SIGSTOP)
         real_send(fd, header, body)
-        if not kills:  # the worker has the request: kill it before it can answer
-            kills.append(victim)
-            os.kill(victim, signal.SIGKILL)
+        os.kill(victim, signal.SIGKILL)
 
     monkeypatch.setattr(pool_module, "send", send_then_kill)
     error = error_of(lambda: decode_in(pool, data))
