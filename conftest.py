@@ -32,7 +32,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="all",
         help=f"all: every test file (those reaching Pipecat marked {MARKER}); only: just "
         "those (the compat sessions); none: just the others, with any import of Pipecat "
-        "failing the test that makes it (proves the marking in the `tests` sessions)",
+        "failing the test that makes it (proves the marking, in the `nopipecat` session)",
     )
 
 

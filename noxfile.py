@@ -275,10 +275,23 @@ def unbracketed_versions(session: nox.Session, wheels: list[str], *, newest: boo
     return found
 
 
+_RESOLVED: dict[tuple[str, ...], dict[str, Version]] = {}
+"""Resolutions made in this nox run: each pinned `compat` session asks for the same three."""
+
+
 def resolve(
     session: nox.Session, tmp: Path, requirements: list[str], *options: str
 ) -> dict[str, Version]:
     """The versions ``uv pip compile`` resolves ``requirements`` to, for the session's Python."""
+    key = (*requirements, "--", *options)
+    if key not in _RESOLVED:
+        _RESOLVED[key] = _compile(session, tmp, requirements, *options)
+    return _RESOLVED[key]
+
+
+def _compile(
+    session: nox.Session, tmp: Path, requirements: list[str], *options: str
+) -> dict[str, Version]:
     source = tmp / "requirements.in"
     source.write_text("\n".join(requirements) + "\n")
     out = uv_pip(

@@ -266,8 +266,8 @@ class PipecatDependence:
                 ]
                 if not woken:
                     return None
-                waiting = [entry for entry in waiting if all(entry[1] is not w for _, w in woken)]
-                todo = [(path, code) for path, code in woken]
+                waiting = [entry for entry in waiting if entry not in woken]
+                todo = woken
             path, code = todo.pop(0)
             reads = _reads(path)
             if code is None:  # the file's first visit: its top level runs
@@ -359,7 +359,7 @@ def forbid_pipecat_imports() -> None:
     """Make every later import of Pipecat fail the test that makes it.
 
     For a run of only the test files this module says do not reach Pipecat
-    (``--pipecat-tests=none``, in the `tests` sessions): a file it misjudged
+    (``--pipecat-tests=none``, in the `nopipecat` session): a file it misjudged
     fails there, so a rule that rots shows instead of silently shrinking what
     the compat sessions test. Pipecat must not be imported yet.
     """

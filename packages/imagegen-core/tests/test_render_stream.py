@@ -255,20 +255,20 @@ async def test_a_preview_that_fails_to_render_leaves_its_report_and_the_images()
 class CleanupCountingBackend(FakeBackend):
     """Yields its one image, then has clean-up (a finally) still to run, as with uploads."""
 
-    closed_at_yield = 0
+    cleaned_up = 0
 
     async def _generate(self, request: ImageRequest):  # type: ignore[override]
         try:
             yield GeneratedImage(data=b"one image")
             await asyncio.sleep(0)
         finally:
-            CleanupCountingBackend.closed_at_yield += 1
+            self.cleaned_up += 1
 
 
 async def test_one_image_cancelled_while_rendering_closes_the_backend_generator() -> None:
     # One image renders in the stream's own task, the backend's generator
     # suspended at its yield; a cancel then must still reach the generator.
-    CleanupCountingBackend.closed_at_yield = 0
+    backend = CleanupCountingBackend()
     rendering = asyncio.Event()
 
     async def render(image: GeneratedImage) -> int:
@@ -276,14 +276,14 @@ async def test_one_image_cancelled_while_rendering_closes_the_backend_generator(
         await asyncio.sleep(30)
         return image.index
 
-    generation = CleanupCountingBackend().generate(ImageRequest(prompt="a lighthouse"))
-    stream = RenderStream(generation, render)
+    stream = RenderStream(backend.generate(ImageRequest(prompt="a lighthouse")), render)
     consumer = asyncio.create_task(anext(stream, None))
     await asyncio.wait_for(rendering.wait(), 2)
     await stream.cancel()
-    assert CleanupCountingBackend.closed_at_yield == 1
+    assert backend.cleaned_up == 1
     assert stream.done
-    consumer.cancel()
+    assert isinstance(await asyncio.wait_for(consumer, 1), Arrived)  # taken before the cancel
+    assert [event async for event in stream] == []  # and nothing after it
 
 
 async def test_one_image_and_several_images_both_deliver_every_render() -> None:

@@ -565,8 +565,9 @@ class _Run:
             raise ImageGenError(str(exc), kind=ErrorKind.SERVER) from None
 
     async def _image(self, file: OutputFile, metadata: Mapping[str, Any]) -> GeneratedImage:
+        # Only reached with download_outputs set (_fetch reads the reply alone otherwise).
         image = self._read_image(file, metadata)
-        if self.settings.download_outputs and image.url is not None:
+        if image.url is not None:
             data = await self.transport.download(image.url)
             return GeneratedImage(
                 data=data, media_type=image.media_type, index=image.index, metadata=metadata
