@@ -291,3 +291,28 @@ async def test_one_image_and_several_images_both_deliver_every_render() -> None:
         rendered: list[int] = []
         await rendered_until_failure(stream_of(FakeBackend(), num_images=num_images), rendered)
         assert sorted(rendered) == list(range(num_images))
+
+
+async def test_a_consumer_cancelled_while_waiting_leaves_the_stream_readable() -> None:
+    backend = FakeBackend({"latency": 0.05})
+    stream = stream_of(backend)
+    waiting = asyncio.create_task(anext(stream))
+    await until(lambda: backend.jobs_started > 0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    # The generation went on in its own task; a new read picks it up where it is.
+    events = [event async for event in stream]
+    assert [type(event) for event in events] == [Arrived, Rendered]
+    assert backend.jobs_cancelled == 0
+
+
+async def test_a_second_task_reading_the_same_stream_at_once_is_refused() -> None:
+    backend = FakeBackend({"latency": 0.05})
+    stream = stream_of(backend)
+    first = asyncio.create_task(anext(stream))
+    await until(lambda: backend.jobs_started > 0)
+    with pytest.raises(RuntimeError, match="already being read"):
+        await anext(stream)
+    assert isinstance(await first, Arrived)
+    await stream.cancel()

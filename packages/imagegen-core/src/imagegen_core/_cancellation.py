@@ -31,9 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Awaitable
+from contextvars import ContextVar, Token
 
 __all__ = [
     "DEFAULT_CLEANUP_TIMEOUT",
@@ -106,14 +105,26 @@ _UNOWNED = CleanupTracker()
 _current: ContextVar[CleanupTracker | None] = ContextVar("imagegen_cleanups", default=None)
 
 
-@contextmanager
-def tracking_cleanups(tracker: CleanupTracker) -> Iterator[None]:
-    """Within the block, clean-ups started in this context are tracked by ``tracker``."""
-    token = _current.set(tracker)
-    try:
-        yield
-    finally:
-        _current.reset(token)
+class tracking_cleanups:  # lower case: it is used, and was, like a function
+    """Within the block, clean-ups started in this context are tracked by ``tracker``.
+
+    A class rather than ``@contextmanager``: the block is entered around every
+    step of every generation, and the generator-based form cost about six
+    calls more each time (benchmarks/profile_loop.py).
+    """
+
+    __slots__ = ("_token", "_tracker")
+
+    def __init__(self, tracker: CleanupTracker) -> None:
+        self._tracker = tracker
+        self._token: Token[CleanupTracker | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _current.set(self._tracker)
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._token is not None  # set by __enter__
+        _current.reset(self._token)
 
 
 async def finish_cleanup(

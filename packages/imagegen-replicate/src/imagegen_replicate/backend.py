@@ -305,7 +305,14 @@ class _Run:
         request: ImageRequest,
         placement: ImageInputs | None,
     ) -> AsyncGenerator[_Item, None]:
-        self.deadline = asyncio.get_running_loop().time() + self.settings.timeout
+        """Upload the inputs, create the prediction, follow it; clean up however it ends.
+
+        One generator for the whole run, not one per stage: every item passes
+        through each generator it is nested in, and each level cost the loop
+        about 15 calls per image (benchmarks/profile_loop.py).
+        """
+        settings = self.settings
+        self.deadline = asyncio.get_running_loop().time() + settings.timeout
         try:
             if placement is not None and (request.images or request.mask is not None):
                 placed = await self._before_deadline(
@@ -313,39 +320,32 @@ class _Run:
                     partial(self._timeout_error, "uploading the input images did not finish"),
                 )
                 inputs = {**inputs, **placed}
-            async with aclosing(self._predict(inputs, expected)) as predict:
-                async for item in predict:
-                    yield item
+            wait_seconds = max(1, min(settings.wait_seconds, math.ceil(settings.timeout)))
+            self.prediction = await self._before_deadline(
+                self._create(inputs, wait_seconds),
+                partial(self._timeout_error, "the request creating the prediction did not finish"),
+            )
+            try:
+                async with aclosing(self._follow(expected)) as follow:
+                    async for item in follow:
+                        yield item
+            except (asyncio.CancelledError, GeneratorExit):
+                # Interrupted, or the consumer stopped iterating: stop paying
+                # for it, without making the interrupted caller wait for Replicate.
+                self._cancel_in_background()
+                raise
+            except ImageGenError:
+                await self._cancel_remote("failed")
+                raise
         finally:
             if self.staged.uploaded and not self.cleaning_up_in_background:
                 # After the prediction ended (or was cancelled): the model
                 # reads its inputs when it starts, so deleting sooner would fail it.
                 await finish_cleanup(
                     self.staged.delete_all(),
-                    timeout=self.settings.cleanup_timeout,
+                    timeout=settings.cleanup_timeout,
                     what="deleting the uploaded input images",
                 )
-
-    async def _predict(
-        self, inputs: Mapping[str, Any], expected: int
-    ) -> AsyncGenerator[_Item, None]:
-        wait_seconds = max(1, min(self.settings.wait_seconds, math.ceil(self.settings.timeout)))
-        self.prediction = await self._before_deadline(
-            self._create(inputs, wait_seconds),
-            partial(self._timeout_error, "the request creating the prediction did not finish"),
-        )
-        try:
-            async with aclosing(self._follow(expected)) as follow:
-                async for item in follow:
-                    yield item
-        except (asyncio.CancelledError, GeneratorExit):
-            # Interrupted, or the consumer stopped iterating: stop paying for
-            # it, without making the interrupted caller wait for Replicate.
-            self._cancel_in_background()
-            raise
-        except ImageGenError:
-            await self._cancel_remote("failed")
-            raise
 
     async def _before_deadline(
         self, step: Awaitable[T], on_timeout: Callable[[], ImageGenError]
@@ -436,44 +436,55 @@ class _Run:
         )
 
     async def _follow(self, expected: int) -> AsyncGenerator[_Item, None]:
+        """The prediction's items, reading each reply in turn: the create's, then each poll's.
+
+        This is the one place every reply passes through, in order, so what
+        is read from each (its files, its status, its ``logs``) is read here.
+        A poll is made only once a reply has been read and the prediction is
+        not done, after waiting as :class:`PollSchedule` says.
+        """
         yielded: set[int] = set()
         previewed: set[int] = set()
         progress = ProgressReader()
-        async with aclosing(self._replies()) as replies:
-            async for prediction in replies:
-                if prediction.data_removed:
-                    raise self._data_removed()
-                report = progress.read(prediction.status, prediction.logs)
-                if report is not None:
-                    yield report
-                files = prediction.files
-                metadata = self._metadata(prediction)
-                if self.previews:
-                    previews = self._previews_or_results(
-                        prediction, previewed, expected, progress.fraction
-                    )
-                    async with aclosing(previews):
-                        async for item in previews:
-                            if isinstance(item, GeneratedImage):
-                                yielded.add(item.index)
-                            yield item
-                    files = ()  # nothing below counts an iterator's files as results
-                for file in files:
-                    if file.index in yielded:
-                        continue
-                    yielded.add(file.index)
-                    yield await self._fetch(file, metadata)
-                if prediction.status == "succeeded":
-                    self.finished = True
-                    break
-                if not prediction.running:
-                    self.finished = True
-                    raise self._failure(prediction)
-                if files and len(yielded) >= expected:
-                    # A sync reply may carry every file before the prediction is
-                    # marked done; waiting for the status would only add latency.
-                    self.finished = True
-                    break
+        schedule = PollSchedule(self.settings)
+        polls = 0
+        prediction = self._current()
+        while True:
+            if prediction.data_removed:
+                raise self._data_removed()
+            report = progress.read(prediction.status, prediction.logs)
+            if report is not None:
+                yield report
+            files = prediction.files
+            metadata = self._metadata(prediction)
+            if self.previews:
+                previews = self._previews_or_results(
+                    prediction, previewed, expected, progress.fraction
+                )
+                async with aclosing(previews):
+                    async for item in previews:
+                        if isinstance(item, GeneratedImage):
+                            yielded.add(item.index)
+                        yield item
+                files = ()  # nothing below counts an iterator's files as results
+            for file in files:
+                if file.index in yielded:
+                    continue
+                yielded.add(file.index)
+                yield await self._fetch(file, metadata)
+            if prediction.status == "succeeded":
+                self.finished = True
+                break
+            if not prediction.running:
+                self.finished = True
+                raise self._failure(prediction)
+            if files and len(yielded) >= expected:
+                # A sync reply may carry every file before the prediction is
+                # marked done; waiting for the status would only add latency.
+                self.finished = True
+                break
+            prediction = await self._next_reply(prediction, schedule, polls)
+            polls += 1
         prediction = self._current()
         if not yielded:
             raise ImageGenError(
@@ -527,29 +538,22 @@ class _Run:
             partial(self._timeout_error, f"downloading output {file.index} did not finish"),
         )
 
-    async def _replies(self) -> AsyncGenerator[Prediction, None]:
-        """The prediction as each reply shows it: the create's, then one per status poll.
+    async def _next_reply(
+        self, prediction: Prediction, schedule: PollSchedule, polls: int
+    ) -> Prediction:
+        """The next reply: after the wait :class:`PollSchedule` says, one status poll.
 
-        This is the one place every reply passes through, in order, so what
-        is read from each (its files, its status, its ``logs``) is read in
-        the loop that iterates it. A poll is made only when the loop asks
-        for the next reply, after waiting as :class:`PollSchedule` says.
+        Raises the time-out error when the deadline or ``max_polls`` leaves no poll.
         """
         settings = self.settings
-        loop = asyncio.get_running_loop()
-        schedule = PollSchedule(settings)
-        polls = 0
-        prediction = self._current()
-        while True:
-            yield prediction
-            remaining = self.deadline - loop.time()
-            if remaining <= 0 or (settings.max_polls is not None and polls >= settings.max_polls):
-                raise self._timed_out(prediction, polls)
-            await asyncio.sleep(min(schedule.wait_after(prediction), remaining))
-            prediction = self.prediction = await self._before_deadline(
-                self.transport.get(prediction), partial(self._timed_out, prediction, polls)
-            )
-            polls += 1
+        remaining = self.deadline - asyncio.get_running_loop().time()
+        if remaining <= 0 or (settings.max_polls is not None and polls >= settings.max_polls):
+            raise self._timed_out(prediction, polls)
+        await asyncio.sleep(min(schedule.wait_after(prediction), remaining))
+        self.prediction = await self._before_deadline(
+            self.transport.get(prediction), partial(self._timed_out, prediction, polls)
+        )
+        return self.prediction
 
     # -- reading replies ----------------------------------------------------------
 
