@@ -49,7 +49,13 @@ class Moment:
     max_sync_wait: float | None
     """The emulator's cap on ``Prefer: wait`` (0: every create answers at once)."""
     delay: tuple[float, float]
-    """The interruption comes this many seconds (uniform) after the prompt."""
+    """The interruption comes this many seconds (uniform) after the prediction exists.
+
+    Counted from the emulator's record of the prediction, not from sending the
+    prompt: on a loaded machine the prompt can take longer than the delay to
+    reach the provider, and an interruption landing before the create would
+    test a moment other than the one named (and find nothing to cancel).
+    """
     hang_up: bool = False
     """End the pipeline (a ``CancelFrame``) instead of sending an ``InterruptionFrame``."""
     after_outputs: bool = False
@@ -125,14 +131,26 @@ def _records(emu: ReplicateEmulator, prompt: str) -> list[PredictionRecord]:
     return [r for r in emu.predictions.values() if r.input.get("prompt") == prompt]
 
 
-async def _watch(emu: ReplicateEmulator, prompt: str, at: float) -> tuple[set[str], float]:
-    """The ids running at ``at`` or started since, and the seconds until all were terminal."""
-    running = {r.id for r in _records(emu, prompt) if not r.status.terminal}
+def _running(emu: ReplicateEmulator, prompt: str) -> set[str]:
+    """The ids of the prompt's predictions not yet terminal."""
+    return {r.id for r in _records(emu, prompt) if not r.status.terminal}
+
+
+async def _watch(
+    emu: ReplicateEmulator, prompt: str, at: float, running: set[str]
+) -> tuple[set[str], float]:
+    """``running`` (taken at ``at``) and the ids started since, and the seconds until all ended.
+
+    The caller takes ``running`` before it interrupts: a hang-up can wait
+    (bounded) for its cancel to land, and a snapshot taken after it would
+    miss the very prediction it cancelled.
+    """
+    running = set(running)
     last_busy = at
     while True:
         now = time.monotonic()
-        busy = [r for r in _records(emu, prompt) if not r.status.terminal]
-        running |= {r.id for r in busy}
+        busy = _running(emu, prompt)
+        running |= busy
         if busy:
             last_busy = now
         elif now - last_busy >= GRACE or now - at > IDLE_TIMEOUT:
@@ -142,11 +160,11 @@ async def _watch(emu: ReplicateEmulator, prompt: str, at: float) -> tuple[set[st
         await asyncio.sleep(0.01)
 
 
-async def _outputs_exist(emu: ReplicateEmulator, prompt: str) -> None:
-    """Wait (bounded) until the prompt's prediction has its output files."""
+async def _prediction_reached(emu: ReplicateEmulator, prompt: str, *, outputs: bool) -> None:
+    """Wait (bounded) until the prompt's prediction exists, or has its output files."""
     deadline = time.monotonic() + IDLE_TIMEOUT
     while time.monotonic() < deadline:
-        if any(record.files for record in _records(emu, prompt)):
+        if any(record.files or not outputs for record in _records(emu, prompt)):
             return
         await asyncio.sleep(0.005)
 
@@ -160,16 +178,15 @@ async def _interrupt_once(
     tally: _Tally,
 ) -> None:
     outcome = await bot.prompt(prompt)
-    if moment.after_outputs:
-        await _outputs_exist(emu, prompt)
+    await _prediction_reached(emu, prompt, outputs=moment.after_outputs)
     await asyncio.sleep(wait)
-    at = time.monotonic()
+    at, running = time.monotonic(), _running(emu, prompt)
     bot.interruption_passed = None
     if moment.hang_up:
         await bot.hang_up()
     else:
         await bot.interrupt()
-    running, idle = await _watch(emu, prompt, at)
+    running, idle = await _watch(emu, prompt, at, running)
     tally.interruptions += 1
     tally.running_at_interruption += len(running)
     tally.ran_on += sum(emu.predictions[i].status is Status.SUCCEEDED for i in running)
@@ -196,7 +213,7 @@ async def _one_pipeline(
             for number in range(count):
                 bot = Bot(subjects.replicate_service(emu, session))
                 async with bot:
-                    prompt = f"hang-up {index}-{number}"
+                    prompt = f"{moment.name} {index}-{number}"
                     await _interrupt_once(
                         emu, bot, moment, prompt, rng.uniform(*moment.delay), tally
                     )

@@ -37,7 +37,7 @@ async def test_cancelling_closes_the_connection_in_bounded_time(
 
 
 async def test_stopping_iteration_after_the_first_image_closes_the_stream(
-    emulator: OpenAIEmulator,
+    emulator: OpenAIEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     emulator.latency = 0.2
     async with OpenAIBackend(settings_for(emulator, stream=True, partial_images=0)) as backend:
@@ -47,6 +47,9 @@ async def test_stopping_iteration_after_the_first_image_closes_the_stream(
     assert first.index == 0
     await emulator.wait_until(lambda e: e.counters.generating == 0, within=2.0)
     assert emulator.counters.images_generated < 3
+    assert emulator.counters.disconnects == 1
+    # The emulator ends the abandoned stream quietly, as a server would.
+    assert not [r for r in caplog.records if r.name.startswith("aiohttp")]
 
 
 async def test_the_generation_timeout_bounds_a_slow_reply(emulator: OpenAIEmulator) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from imagegen_testing.emulator import Fault, Latency, Route
 
 
@@ -79,3 +81,20 @@ async def test_reset_forgets_everything(api, emulator):
     assert not emulator.predictions
     assert emulator.faults.pending == 0
     assert (await api.get(created["id"])).status == 404
+
+
+async def test_a_download_the_client_hangs_up_on_is_counted_and_ends_quietly(api, emulator, caplog):
+    url = (await api.create(Prefer="wait=5")).body["output"][0]
+    emulator.latency = Latency(download=0.8)
+    reply = await api.session.get(url)
+    await reply.content.readany()  # the first of the slowed file's pieces
+    reply.close()  # the client goes away mid-file
+
+    for _ in range(200):
+        if emulator.counters.downloads_abandoned:
+            break
+        await asyncio.sleep(0.01)
+
+    assert emulator.counters.downloads_abandoned == 1
+    assert not [r for r in caplog.records if r.name.startswith("aiohttp")]
+    assert (await api.download(url))[0] == 200  # and the next download is whole

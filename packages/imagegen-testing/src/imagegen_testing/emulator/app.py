@@ -468,7 +468,13 @@ async def _deliver(request: web.Request) -> web.StreamResponse:
     for start in range(0, max(len(body), 1), step):
         if seconds > 0:
             await asyncio.sleep(seconds / pieces)
-        await response.write(body[start : start + step])
+        try:
+            await response.write(body[start : start + step])
+        except ConnectionResetError:
+            # The client went away mid-file (an interrupted bot does): a CDN
+            # just stops sending. Counted, and ended quietly like a reset.
+            state.counters.downloads_abandoned += 1
+            raise asyncio.CancelledError from None
     if fraction is not None:
         _drop_connection(request, reset=False)
         return response

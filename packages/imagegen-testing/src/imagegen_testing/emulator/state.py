@@ -284,6 +284,8 @@ class Counters:
         """Slow cancels (``Fault.slow_cancel``) whose client hung up before they took effect."""
         self.throttled = 0
         """Replies refused by the emulator's own rate limiter (not scripted 429s)."""
+        self.downloads_abandoned = 0
+        """Output files whose client hung up before the whole file was sent."""
         self.files_with_authorization = 0
         """File downloads that carried an ``Authorization`` header (a token leak to the CDN)."""
         self.files_created = 0

@@ -497,11 +497,15 @@ async def _answer(
             return await _stream(request, plan, count, seconds, faults)
         images = [await _make(state, plan, index, seconds) for index in range(count)]
         return web.json_response(_reply(state, request, plan, images, faults))
-    except (asyncio.CancelledError, ConnectionResetError):
-        # The client went away mid-generation: aiohttp cancelled the handler, or
-        # a stream write found the connection gone.
+    except asyncio.CancelledError:
+        # The client went away mid-generation: aiohttp cancelled the handler.
         state.counters.disconnects += 1
         raise
+    except ConnectionResetError:
+        # A stream write found the connection gone: the same, seen from the
+        # write. Ended quietly (aiohttp would log it as a server error).
+        state.counters.disconnects += 1
+        raise asyncio.CancelledError from None
     finally:
         state.counters.generating -= 1
 
