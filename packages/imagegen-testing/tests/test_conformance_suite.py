@@ -231,20 +231,22 @@ def test_misbehaviour_fails_the_standard_test_that_covers_it(
     assert not any("fake-valid-key" in line for line in failure), "the failure leaked the secret"
 
 
+NEEDS_CASSETTES = """
+from pathlib import Path
+from imagegen_testing.conformance import BackendConformance
+
+class TestRecorded(BackendConformance):
+    backend = "fake"
+    cassette_dir = Path(__file__).parent / "cassettes"
+"""
+"""A conformance class whose cassette directory is empty."""
+
+
 def test_missing_cassette_skips_with_the_command_that_records_it(
     suite_pytester: pytest.Pytester,
 ) -> None:
     pytester = suite_pytester
-    pytester.makepyfile(
-        test_needs_cassettes="""
-        from pathlib import Path
-        from imagegen_testing.conformance import BackendConformance
-
-        class TestRecorded(BackendConformance):
-            backend = "fake"
-            cassette_dir = Path(__file__).parent / "cassettes"
-        """
-    )
+    pytester.makepyfile(test_needs_cassettes=NEEDS_CASSETTES)
     result = pytester.runpytest_inprocess(
         "-p", "no:cacheprovider", "-rs", "-k", "generate_one or request_validation"
     )
@@ -254,6 +256,29 @@ def test_missing_cassette_skips_with_the_command_that_records_it(
             "SKIPPED*no cassette test_generate_one.yaml in cassettes; record it with: "
             "python -m pytest test_needs_cassettes.py::TestRecorded::test_generate_one "
             "--record-mode=once"
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "how",
+    [("--imagegen-require-cassettes",), ("-o", "imagegen_require_cassettes=true")],
+    ids=["option", "ini"],
+)
+def test_a_missing_cassette_fails_where_cassettes_are_required(
+    suite_pytester: pytest.Pytester, how: tuple[str, ...]
+) -> None:
+    pytester = suite_pytester
+    pytester.makepyfile(test_needs_cassettes=NEEDS_CASSETTES)
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", *how, "-k", "generate_one or generate_several"
+    )
+    # Failed in the cassette fixture, so pytest counts them as errors, not skips.
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*no cassette test_generate_one.yaml in cassettes; record it with:*"
+            "(cassettes are required here)"
         ]
     )
 

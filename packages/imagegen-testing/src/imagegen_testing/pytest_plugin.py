@@ -14,6 +14,10 @@ the backends, aiohttp or Pipecat. Its jobs:
   because a guard that can be overridden guards nothing;
 * remember each test's phase reports (:func:`passed`), so a cassette
   recorded by a test that failed is not kept;
+* offer ``--imagegen-require-cassettes`` (ini ``imagegen_require_cassettes``),
+  which turns a missing cassette from a skip into a failure: once a backend's
+  recordings are in its repository, a test that quietly stops replaying is a
+  hole in its CI, not a to-do;
 * offer ``imagegen_offline_nltk``, which keeps Pipecat < 1.12 from downloading
   NLTK data when a pipeline starts (see :mod:`imagegen_testing.pipecat_offline`).
 """
@@ -50,6 +54,27 @@ def passed(item: pytest.Item) -> bool:
         phase in reports and reports[phase].passed and not hasattr(reports[phase], "wasxfail")
         for phase in ("setup", "call")
     )
+
+
+REQUIRE_CASSETTES = "imagegen_require_cassettes"
+"""The ini name (and, with dashes and ``--``, the option) that makes a missing cassette fail."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--imagegen-require-cassettes`` and its ini twin."""
+    help_text = (
+        "fail, instead of skip, a network-bound imagegen conformance test whose "
+        "cassette is missing (for a CI whose recordings are committed)"
+    )
+    parser.addoption(
+        "--imagegen-require-cassettes", action="store_true", dest=REQUIRE_CASSETTES, help=help_text
+    )
+    parser.addini(REQUIRE_CASSETTES, help_text, type="bool", default=False)
+
+
+def cassettes_required(config: pytest.Config) -> bool:
+    """Whether a missing cassette fails its test (the option, or the ini setting)."""
+    return bool(config.getoption(REQUIRE_CASSETTES) or config.getini(REQUIRE_CASSETTES))
 
 
 def pytest_configure(config: pytest.Config) -> None:

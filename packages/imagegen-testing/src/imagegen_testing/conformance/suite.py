@@ -47,7 +47,7 @@ from imagegen_testing.conformance.providers import LiveProvider
 from imagegen_testing.conformance.run import ConformanceRun
 from imagegen_testing.conformance.scenarios import Scenario
 from imagegen_testing.conformance.shapes import ApiShape
-from imagegen_testing.pytest_plugin import passed
+from imagegen_testing.pytest_plugin import cassettes_required, passed
 from imagegen_testing.vcr import (
     CassetteScrubber,
     find_secrets_in_cassette,
@@ -415,7 +415,10 @@ class BackendConformance:
         if recording:
             _skip_if_provider_cannot(self.live_provider(), _scenario_of(request))
         elif not path.exists():
-            pytest.skip(missing_cassette_message(path, request.node.nodeid, request.node.path))
+            message = missing_cassette_message(path, request.node.nodeid, request.node.path)
+            if cassettes_required(request.config):
+                pytest.fail(f"{message} (cassettes are required here)", pytrace=False)
+            pytest.skip(message)
         return name
 
     @pytest.fixture
