@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from imagegen_testing.emulator import Fault, Latency, Route
 
 
@@ -90,10 +88,7 @@ async def test_a_download_the_client_hangs_up_on_is_counted_and_ends_quietly(api
     await reply.content.readany()  # the first of the slowed file's pieces
     reply.close()  # the client goes away mid-file
 
-    for _ in range(200):
-        if emulator.counters.downloads_abandoned:
-            break
-        await asyncio.sleep(0.01)
+    await emulator.wait_until(lambda e: e.counters.downloads_abandoned > 0, within=2)
 
     assert emulator.counters.downloads_abandoned == 1
     assert not [r for r in caplog.records if r.name.startswith("aiohttp")]
