@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 import aiohttp
 
 from _bench.clients import BackendClient, ServiceClient
+from _bench.floor import ThinBackendClient, ThinServiceClient
 from _bench.meters import FakeApi, median, run_batch
 from _bench.minimal import MinimalClient
 from _bench.scenarios import Client
@@ -38,6 +39,8 @@ _FACTORIES: Mapping[str, Callable[[aiohttp.ClientSession, str], Client]] = {
     "minimal": MinimalClient,
     "service": ServiceClient,
     "backend": BackendClient,
+    "thin-service": ThinServiceClient,
+    "thin-backend": ThinBackendClient,
 }
 
 
@@ -67,13 +70,13 @@ async def _measure(api: str, args: argparse.Namespace) -> None:
         base_cpu, base_wall = median(cpu["minimal"]), median(wall["minimal"])
         best_cpu = min(cpu["minimal"])
         print(
-            f"{'client':<9} {'loop CPU ms':>11} {'ratio':>6} {'best ms':>8} {'ratio':>6}"
+            f"{'client':<12} {'loop CPU ms':>11} {'ratio':>6} {'best ms':>8} {'ratio':>6}"
             f" {'wall ms':>8} {'ratio':>6} {'calls':>6} {'ratio':>6}"
         )
         for name in names:
             mine_cpu, mine_wall, mine_best = median(cpu[name]), median(wall[name]), min(cpu[name])
             print(
-                f"{name:<9} {mine_cpu * 1000:>11.3f} {mine_cpu / base_cpu:>6.2f}"
+                f"{name:<12} {mine_cpu * 1000:>11.3f} {mine_cpu / base_cpu:>6.2f}"
                 f" {mine_best * 1000:>8.3f} {mine_best / best_cpu:>6.2f}"
                 f" {mine_wall * 1000:>8.2f} {mine_wall / base_wall:>6.2f}"
                 f" {calls[name]:>6.0f} {calls[name] / calls['minimal']:>6.2f}"

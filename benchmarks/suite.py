@@ -6,6 +6,9 @@ by side in the same run, and every figure is a median of per-round values
 divided by the minimal client's median from the same run (or, for start-up,
 by importing the core's own dependencies). Only the ratios are meant to be
 compared between runs: the machine is shared and absolute times swing.
+Two columns split the service's excess between its owners: the core's
+service and the core alone, each over a backend as thin as the minimal
+client (:mod:`_bench.floor`), so what is left is the Replicate backend's.
 
 Run: ``uvx nox -s bench`` (which also builds the old ``pipecat-replicate``
 environment), or ``uv run python benchmarks/suite.py [--rounds N]
@@ -30,6 +33,7 @@ from typing import Any
 import aiohttp
 
 from _bench.clients import BackendClient, OfficialClient, ServiceClient
+from _bench.floor import ThinBackendClient, ThinServiceClient
 from _bench.long_predictions import PREDICT_SECONDS, Long, measure_long_predictions
 from _bench.meters import BENCHMARKS, FakeApi, median
 from _bench.minimal import MinimalClient
@@ -48,6 +52,8 @@ from _bench.startup import BACKENDS, measure_startup
 COLUMNS = {
     "service": "this project's service",
     "backend": "bare backend",
+    "thin-service": "core service, thin backend",
+    "thin-backend": "core, thin backend",
     "official": "official `replicate`",
     "old": "old pipecat-replicate",
 }
@@ -64,10 +70,23 @@ def _factories() -> dict[str, Factory]:
     def backend(session: aiohttp.ClientSession, api: str) -> Client:
         return BackendClient(session, api)
 
+    def thin_service(session: aiohttp.ClientSession, api: str) -> Client:
+        return ThinServiceClient(session, api)
+
+    def thin_backend(session: aiohttp.ClientSession, api: str) -> Client:
+        return ThinBackendClient(session, api)
+
     def official(session: aiohttp.ClientSession, api: str) -> Client:
         return OfficialClient(api)
 
-    return {"minimal": minimal, "service": service, "backend": backend, "official": official}
+    return {
+        "minimal": minimal,
+        "service": service,
+        "backend": backend,
+        "thin-service": thin_service,
+        "thin-backend": thin_backend,
+        "official": official,
+    }
 
 
 async def _service_first_image(session: aiohttp.ClientSession, api: str) -> tuple[str, float]:
@@ -108,9 +127,7 @@ def _row(cells: list[str]) -> str:
 
 class _Report:
     def __init__(self, main: Mapping[str, Any], old: Mapping[str, Any] | None) -> None:
-        self.runs: dict[str, Mapping[str, Any]] = {
-            name: main for name in ("service", "backend", "official")
-        }
+        self.runs: dict[str, Mapping[str, Any]] = {name: main for name in COLUMNS if name != "old"}
         if old is not None:
             self.runs["old"] = old
         self.lines: list[str] = []

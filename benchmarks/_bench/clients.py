@@ -26,13 +26,14 @@ import aiohttp
 from pipecat.frames.frames import ErrorFrame, URLImageRawFrame
 
 from _bench.minimal import decode_rgb
-from imagegen_core import GeneratedImage, ImageRequest
+from imagegen_core import GeneratedImage, ImageBackend, ImageRequest
 from imagegen_core.http import download
+from imagegen_core.pipecat import BaseBackendImageGenService
 from imagegen_core.pixels import DecodedImage, decode_off_loop
 from imagegen_replicate import ReplicateBackend, ReplicateImageGenService
 from imagegen_replicate.pipecat_service import ReplicateImageGenSettings
 
-__all__ = ["BackendClient", "OfficialClient", "ServiceClient"]
+__all__ = ["PROMPT", "SEED", "BackendClient", "OfficialClient", "ServiceClient"]
 
 PROMPT = "a lighthouse at dawn"
 SEED = 10
@@ -44,18 +45,21 @@ class ServiceClient:
     def __init__(self, session: aiohttp.ClientSession, api: str) -> None:
         self._session = session
         self._api = api
-        self._services: dict[int, ReplicateImageGenService] = {}
+        self._services: dict[int, BaseBackendImageGenService[Any]] = {}
 
-    def service(self, outputs: int) -> ReplicateImageGenService:
+    def service(self, outputs: int) -> BaseBackendImageGenService[Any]:
         """The service asking for ``outputs`` images per prompt."""
         if outputs not in self._services:
-            self._services[outputs] = ReplicateImageGenService(
-                aiohttp_session=self._session,
-                api_token="bench",
-                base_url=self._api + "/v1",
-                settings=ReplicateImageGenSettings(num_outputs=outputs, seed=SEED),
-            )
+            self._services[outputs] = self._new_service(outputs)
         return self._services[outputs]
+
+    def _new_service(self, outputs: int) -> BaseBackendImageGenService[Any]:
+        return ReplicateImageGenService(
+            aiohttp_session=self._session,
+            api_token="bench",
+            base_url=self._api + "/v1",
+            settings=ReplicateImageGenSettings(num_outputs=outputs, seed=SEED),
+        )
 
     async def generate(self, outputs: int = 1) -> int:
         """One prompt through ``run_image_gen``; returns the image frames it yielded."""
@@ -85,9 +89,10 @@ class BackendClient:
 
     def __init__(self, session: aiohttp.ClientSession, api: str) -> None:
         self._session = session
-        self._backend = ReplicateBackend(
-            {"api_token": "bench", "base_url": api + "/v1"}, session=session
-        )
+        self._backend = self._new_backend(session, api)
+
+    def _new_backend(self, session: aiohttp.ClientSession, api: str) -> ImageBackend[Any]:
+        return ReplicateBackend({"api_token": "bench", "base_url": api + "/v1"}, session=session)
 
     async def generate(self, outputs: int = 1) -> int:
         """One generation, every image decoded to RGB in a thread as it arrives."""
