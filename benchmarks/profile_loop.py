@@ -1,13 +1,15 @@
 """Event-loop CPU per image, side by side, in well under a minute: the quick loop for issue 10.
 
-The suite (:mod:`suite`) takes ten minutes; this runs one size and concurrency
-for the minimal client, the Pipecat service and the bare backend against the
-same fake Replicate (its own process), interleaved over a few rounds, and
-prints each one's loop-thread CPU per image (median and best round) and its
-ratio to the minimal client's, and the Python calls each makes per image on
-the loop thread (counted under :mod:`cProfile`: a figure machine load cannot
-move, for telling a small gain from noise). Optionally it profiles one client's loop thread with
-:mod:`cProfile` (decode threads are not traced, so the profile is the loop's).
+The suite (:mod:`suite`) takes four minutes; this runs one size and
+concurrency for the minimal client, the Pipecat service, the bare backend and
+the two thin clients of :mod:`_bench.floor` against the same fake Replicate
+(its own process), interleaved over a few rounds, and prints each one's
+loop-thread CPU per image (median and best round) and its ratio to the
+minimal client's, and the Python calls each makes per image on the loop
+thread (counted under :mod:`cProfile`: a figure machine load cannot move, for
+telling a small gain from noise). Optionally it profiles one client's loop
+thread with :mod:`cProfile` (decode threads are not traced, so the profile is
+the loop's).
 
 Run from the workspace root::
 

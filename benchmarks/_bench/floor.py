@@ -64,9 +64,8 @@ class ThinBackend(ImageBackend[ThinSettings]):
         return Capabilities(max_images_per_call=4, supports_seed=True)
 
     async def _generate(self, request: ImageRequest) -> AsyncIterator[BackendItem]:
-        body = {
-            "input": {"prompt": request.prompt, "num_outputs": request.num_images, "seed": SEED}
-        }
+        inputs = {"prompt": request.prompt, "num_outputs": request.num_images, "seed": request.seed}
+        body = {"input": inputs}
         async with self._session.post(self._url, json=body, headers=self._headers) as response:
             prediction: dict[str, Any] = await response.json()
         for index, url in enumerate(prediction["output"]):
