@@ -61,30 +61,15 @@ VERSIONED = ("imagegen-core", "imagegen-replicate", "pipecat-ai", "aiohttp", "pi
 
 
 def _factories() -> dict[str, Factory]:
-    def minimal(session: aiohttp.ClientSession, api: str) -> Client:
-        return MinimalClient(session, api)
-
-    def service(session: aiohttp.ClientSession, api: str) -> Client:
-        return ServiceClient(session, api)
-
-    def backend(session: aiohttp.ClientSession, api: str) -> Client:
-        return BackendClient(session, api)
-
-    def thin_service(session: aiohttp.ClientSession, api: str) -> Client:
-        return ThinServiceClient(session, api)
-
-    def thin_backend(session: aiohttp.ClientSession, api: str) -> Client:
-        return ThinBackendClient(session, api)
-
     def official(session: aiohttp.ClientSession, api: str) -> Client:
-        return OfficialClient(api)
+        return OfficialClient(api)  # httpx: it brings its own connections
 
     return {
-        "minimal": minimal,
-        "service": service,
-        "backend": backend,
-        "thin-service": thin_service,
-        "thin-backend": thin_backend,
+        "minimal": MinimalClient,
+        "service": ServiceClient,
+        "backend": BackendClient,
+        "thin-service": ThinServiceClient,
+        "thin-backend": ThinBackendClient,
         "official": official,
     }
 

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import aiohttp
 
 from _bench.clients import SEED, BackendClient, ServiceClient
-from _bench.minimal import MODEL_PATH
+from _bench.minimal import MODEL_PATH, SYNC_HEADERS
 from imagegen_core import (
     BackendItem,
     BackendSettings,
@@ -56,7 +56,6 @@ class ThinBackend(ImageBackend[ThinSettings]):
         super().__init__({"base_url": api})
         self._session = session
         self._url = api + MODEL_PATH
-        self._headers = {"Authorization": "Bearer bench", "Prefer": "wait=60"}
 
     @property
     def capabilities(self) -> Capabilities:
@@ -66,7 +65,7 @@ class ThinBackend(ImageBackend[ThinSettings]):
     async def _generate(self, request: ImageRequest) -> AsyncIterator[BackendItem]:
         inputs = {"prompt": request.prompt, "num_outputs": request.num_images, "seed": request.seed}
         body = {"input": inputs}
-        async with self._session.post(self._url, json=body, headers=self._headers) as response:
+        async with self._session.post(self._url, json=body, headers=SYNC_HEADERS) as response:
             prediction: dict[str, Any] = await response.json()
         for index, url in enumerate(prediction["output"]):
             yield GeneratedImage(url=url, index=index)

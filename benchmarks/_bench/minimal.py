@@ -17,9 +17,11 @@ from typing import Any
 import aiohttp
 from PIL import Image
 
-__all__ = ["MinimalClient", "decode_rgb"]
+__all__ = ["MODEL_PATH", "SYNC_HEADERS", "MinimalClient", "decode_rgb"]
 
 MODEL_PATH = "/v1/models/black-forest-labs/flux-schnell/predictions"
+SYNC_HEADERS = {"Authorization": "Bearer bench", "Prefer": "wait=60"}
+"""A create that waits for its outputs (the fake answers well within the minute)."""
 
 
 def decode_rgb(data: bytes) -> bytes:
@@ -39,12 +41,11 @@ class MinimalClient:
     def __init__(self, session: aiohttp.ClientSession, api: str) -> None:
         self._session = session
         self._url = api + MODEL_PATH
-        self._headers = {"Authorization": "Bearer bench", "Prefer": "wait=60"}
 
     async def generate(self, outputs: int = 1) -> int:
         """One generation; returns how many images were decoded."""
         body = {"input": {"prompt": "a lighthouse at dawn", "num_outputs": outputs, "seed": 10}}
-        async with self._session.post(self._url, json=body, headers=self._headers) as response:
+        async with self._session.post(self._url, json=body, headers=SYNC_HEADERS) as response:
             prediction: dict[str, Any] = await response.json()
         decoded = await asyncio.gather(*(self._image(url) for url in prediction["output"]))
         return len(decoded)
