@@ -180,6 +180,46 @@ async def test_secret_in_stray_exception_is_redacted() -> None:
     assert caught.value.message == f"RuntimeError: request with {REDACTED} failed"
 
 
+class Eager(Scripted):
+    """A ``_generate`` that is a plain method: it fails when called, before any iterator exists."""
+
+    def _generate(  # type: ignore[override]
+        self, request: ImageRequest
+    ) -> AsyncIterator[GeneratedImage | GenerationWarning]:
+        step = self.script[0]
+        assert isinstance(step, BaseException)
+        raise step
+
+
+@pytest.mark.parametrize(
+    ("raised", "kind"),
+    [
+        (
+            ImageGenError(f"no access with {SECRET}", kind=ErrorKind.AUTHENTICATION),
+            "authentication",
+        ),
+        (RuntimeError(f"request with {SECRET} failed"), "unknown"),
+    ],
+    ids=["ImageGenError", "RuntimeError"],
+)
+async def test_a_generate_that_fails_when_called_fails_like_one_that_fails_later(
+    raised: BaseException, kind: str
+) -> None:
+    backend = Eager(script=[raised])
+    generation = backend.generate(REQUEST)
+
+    with pytest.raises(ImageGenError) as caught:
+        await anext(generation)
+
+    error = caught.value
+    assert error.kind is ErrorKind(kind)
+    assert error.backend == "scripted"
+    assert SECRET not in f"{error} {error!r}"
+    assert REDACTED in error.message
+    with pytest.raises(StopAsyncIteration):  # finished: it is not called again
+        await anext(generation)
+
+
 async def test_backend_errors_are_scrubbed_and_keep_their_details() -> None:
     raised = ImageGenError(
         f"bad token {SECRET}", kind=ErrorKind.RATE_LIMIT, retry_after=2.5, status=429

@@ -153,6 +153,21 @@ def test_unknown_output_format_lists_the_known_ones() -> None:
     assert "png" in message
 
 
+def test_output_format_parsing_is_remembered_but_failures_are_not() -> None:
+    # The parse is cached (every prompt of the same settings asks again); a
+    # bad spelling must still fail each time, with the same message.
+    assert OutputFormat.parse(" JPG ") is OutputFormat.parse(" JPG ") is OutputFormat.JPEG
+    for _ in range(2):
+        with pytest.raises(ValueError, match="unknown output format 'tiff'"):
+            OutputFormat.parse("tiff")
+
+
+@pytest.mark.parametrize("value", [3, None, ["png"]])
+def test_output_format_parse_refuses_what_is_not_a_string(value: Any) -> None:
+    with pytest.raises(ValueError, match="output format must be a string"):
+        OutputFormat.parse(value)
+
+
 class _Opaque:
     """A value JSON cannot hold whose repr, unlike ``object()``'s, is the same in every process.
 
@@ -210,6 +225,25 @@ def test_options_are_copied_from_the_caller() -> None:
     options["nested"]["b"] = {}
 
     assert request.options == {"num_inference_steps": 4, "nested": {"a": [1, None]}}
+
+
+def test_options_nested_in_lists_are_copied_and_scalars_kept() -> None:
+    options: dict[str, Any] = {
+        "loras": [{"name": "a", "scale": 0.5}, [1, 2]],
+        "style": "noir",
+        "flags": [True, None, 1.5, "x"],
+    }
+    request = ImageRequest(prompt="p", options=options)
+
+    options["loras"][0]["scale"] = 9
+    options["loras"][1].append(3)
+    options["flags"].clear()
+
+    assert request.options == {
+        "loras": [{"name": "a", "scale": 0.5}, [1, 2]],
+        "style": "noir",
+        "flags": [True, None, 1.5, "x"],
+    }
 
 
 def test_request_round_trips_through_json() -> None:

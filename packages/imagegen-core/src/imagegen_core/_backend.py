@@ -129,7 +129,8 @@ class ImageBackend(ABC, Generic[SettingsT]):
     def _generate(self, request: ImageRequest) -> AsyncIterator[BackendItem]:
         """Produce the images for a request that already passed the capability check.
 
-        Write it as an async generator: yield each :class:`GeneratedImage` as
+        Write it as an async generator (or a method returning one, built
+        here when the generation is first iterated): yield each :class:`GeneratedImage` as
         soon as it is ready, a :class:`GenerationWarning` for anything the
         caller should know (fewer images than asked, say), and a
         :class:`~imagegen_core.GenerationProgress` whenever the provider
@@ -339,9 +340,12 @@ class Generation(AsyncIterator[GeneratedImage]):
     async def _next_event(self) -> GenerationEvent:
         if self._finished:
             raise StopAsyncIteration
-        if self._source is None:
-            self._source = self._backend._generate(self.request)
         try:
+            if self._source is None:
+                # Inside the handlers: a _generate that is a plain method
+                # returning an iterator may fail when called, and its error
+                # must be scrubbed and categorised like one raised later.
+                self._source = self._backend._generate(self.request)
             while True:
                 with tracking_cleanups(self._backend._cleanup_tracker):
                     item = await anext(self._source)

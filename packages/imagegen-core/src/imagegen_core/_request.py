@@ -9,6 +9,7 @@ retries and polls without defending against changes.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Mapping
 from enum import StrEnum
@@ -64,15 +65,28 @@ class OutputFormat(StrEnum):
         """Read a format name the way people write it (``"JPG"``, ``"image/png"``).
 
         Raises:
-            ValueError: The name is not a known format.
+            ValueError: The name is not a known format, or not a string.
         """
-        name = value.strip().lower().removeprefix("image/").removeprefix(".")
-        name = {"jpg": "jpeg"}.get(name, name)
-        try:
-            return cls(name)
-        except ValueError:
-            known = ", ".join(f.value for f in cls)
-            raise ValueError(f"unknown output format {value!r}; expected one of: {known}") from None
+        if not isinstance(value, str):
+            raise ValueError(f"output format must be a string, got {type(value).__name__}")
+        return _parse_output_format(value)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_output_format(value: str) -> OutputFormat:
+    """:meth:`OutputFormat.parse`, remembered: every request from the same settings asks again.
+
+    An enum lookup and four string steps cost about 15 calls a prompt, twice
+    (the service's settings check and the request's own validation); the
+    cache is bounded, and failures are not cached.
+    """
+    name = value.strip().lower().removeprefix("image/").removeprefix(".")
+    name = {"jpg": "jpeg"}.get(name, name)
+    try:
+        return OutputFormat(name)
+    except ValueError:
+        known = ", ".join(f.value for f in OutputFormat)
+        raise ValueError(f"unknown output format {value!r}; expected one of: {known}") from None
 
 
 class ReadOnlyOptions(dict[str, JsonValue]):
@@ -108,13 +122,23 @@ def _copy_json(value: Any) -> Any:
     (never expected here) falls back to ``deepcopy``. Every request built
     from Pipecat settings passes through this (benchmarks/suite.py).
     """
+    if value.__class__ in _IMMUTABLE_JSON:
+        return value
     if isinstance(value, dict):
-        return {key: _copy_json(item) for key, item in value.items()}
+        # Scalars are taken as they are without a call each: most options are.
+        return {
+            key: item if item.__class__ in _IMMUTABLE_JSON else _copy_json(item)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
-        return [_copy_json(item) for item in value]
-    if value is None or isinstance(value, str | int | float | bool):
+        return [item if item.__class__ in _IMMUTABLE_JSON else _copy_json(item) for item in value]
+    if isinstance(value, str | int | float | bool):  # a subclass, such as a StrEnum member
         return value
     return copy.deepcopy(value)
+
+
+_IMMUTABLE_JSON = frozenset({str, int, float, bool, type(None)})
+"""The JSON scalar types exactly (not their subclasses): copied by reference."""
 
 
 def parse_aspect_ratio(value: str) -> tuple[int, int]:
@@ -250,8 +274,6 @@ class ImageRequest(BaseModel):
     def _check_output_format(cls, value: Any) -> OutputFormat | None:
         if value is None or isinstance(value, OutputFormat):
             return value
-        if not isinstance(value, str):
-            raise ValueError(f"output format must be a string, got {type(value).__name__}")
         return OutputFormat.parse(value)
 
     @field_validator("options")

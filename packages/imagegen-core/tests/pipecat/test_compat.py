@@ -69,6 +69,45 @@ def test_given_reads_not_given_as_none() -> None:
     assert not compat.is_given(compat.NOT_GIVEN)
 
 
+def test_given_settings_holds_what_given_would_read_as_set() -> None:
+    settings = BackendImageGenSettings(
+        num_images=0, seed=None, output_format="png", extra={"steps": 4}
+    )
+    values = compat.given_settings(settings)
+    # Exactly the fields given() reads as set (0 and {} included), in field order.
+    expected = {
+        item.name: getattr(settings, item.name)
+        for item in dataclasses.fields(settings)
+        if compat.given(getattr(settings, item.name)) is not None
+    }
+    assert values == expected
+    assert list(values) == list(expected)
+    assert values["num_images"] == 0
+    assert "seed" not in values
+    assert "size" not in values
+    assert values["extra"] == {"steps": 4}
+
+
+def test_given_settings_reads_dataclasses_without_an_instance_dict() -> None:
+    @dataclasses.dataclass(slots=True)
+    class Slotted:
+        steps: Any = compat.NOT_GIVEN
+        seed: Any = None
+        style: Any = "noir"
+
+    @dataclasses.dataclass
+    class WithClassField:
+        steps: Any = 4
+        later: Any = dataclasses.field(init=False)  # never set on the instance
+
+    assert compat.given_settings(Slotted(steps=2)) == {"steps": 2, "style": "noir"}
+    assert compat.given_settings(Slotted()) == {"style": "noir"}
+    partial = WithClassField()
+    assert "later" not in vars(partial)
+    WithClassField.later = "class-level"
+    assert compat.given_settings(partial) == {"steps": 4, "later": "class-level"}
+
+
 def test_settings_deltas_are_sparse_and_stores_complete() -> None:
     delta = BackendImageGenSettings(num_images=2)
     assert delta.given_fields() == {"num_images": 2}

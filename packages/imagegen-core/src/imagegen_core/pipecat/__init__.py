@@ -36,7 +36,13 @@ except ImportError as exc:  # pragma: no cover - exercised by the no-Pipecat nox
 
 from imagegen_core._decoding import DEFAULT_MAX_PIXELS
 from imagegen_core._downloads import DEFAULT_DOWNLOAD_TIMEOUT, DEFAULT_MAX_DOWNLOAD_BYTES
-from imagegen_core.pipecat._compat import NOT_GIVEN, NotGivenType, given, is_given
+from imagegen_core.pipecat._compat import (
+    NOT_GIVEN,
+    NotGivenType,
+    given,
+    given_settings,
+    is_given,
+)
 from imagegen_core.pipecat._failover import FailurePolicy, failure_policy
 from imagegen_core.pipecat._frames import (
     ImageGenEditFrame,
@@ -73,6 +79,7 @@ __all__ = [
     "ToolsSchema",
     "failure_policy",
     "given",
+    "given_settings",
     "input_image_from_frame",
     "is_given",
     "not_given",

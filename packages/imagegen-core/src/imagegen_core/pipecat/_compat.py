@@ -23,6 +23,7 @@ a version difference and lives in :mod:`imagegen_core.pipecat._failover`.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -54,6 +55,7 @@ __all__ = [
     "NotGivenType",
     "cancel_ttfb_metrics",
     "given",
+    "given_settings",
     "is_given",
     "is_interruptible",
     "mark_usable",
@@ -78,6 +80,45 @@ def given(value: _T | NotGivenType) -> _T | None:
     this narrows the type for readers and stays safe if one slips through.
     """
     return value if is_given(value) else None
+
+
+def given_settings(settings: Any) -> dict[str, Any]:
+    """The fields of a settings dataclass that hold a value, by name, in field order.
+
+    ``NOT_GIVEN`` and ``None`` are left out, as :func:`given` reads both as
+    unset. For code that reads many settings on every prompt: one pass over
+    the instance, where a :func:`given` per field costs the event loop two
+    calls each (benchmarks/profile_loop.py).
+
+    Args:
+        settings: A dataclass instance, such as a Pipecat ``ImageGenSettings``.
+
+    Raises:
+        TypeError: ``settings`` is not a dataclass instance.
+    """
+    cls = type(settings)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(item.name for item in dataclasses.fields(cls))
+    stored = getattr(settings, "__dict__", None)
+    if stored is not None:
+        try:
+            return {
+                name: value
+                for name in names
+                if (value := stored[name]) is not NOT_GIVEN and value is not None
+            }
+        except KeyError:
+            pass  # a field kept elsewhere (slots, or a class attribute): read attributes
+    return {
+        name: value
+        for name in names
+        if (value := getattr(settings, name)) is not NOT_GIVEN and value is not None
+    }
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+"""Each settings class's field names, read once: ``dataclasses.fields`` costs a call per field."""
 
 
 def _category(name: str) -> Any:

@@ -85,7 +85,7 @@ from imagegen_core._results import GeneratedImage
 from imagegen_core._session import SessionOwner
 from imagegen_core._validation import describe_validation
 from imagegen_core.pipecat import _compat as compat
-from imagegen_core.pipecat._compat import given
+from imagegen_core.pipecat._compat import given, given_settings
 from imagegen_core.pipecat._failover import FailurePolicy, failure_policy
 from imagegen_core.pipecat._frames import (
     ImageGenEditFrame,
@@ -771,11 +771,8 @@ class BackendImageGenService(BaseBackendImageGenService[BackendImageGenSettings]
         Raises:
             ImageGenError: ``invalid_request`` for a set setting that is not mapped.
         """
-        unmapped = [
-            item.name
-            for item in dataclasses.fields(settings)
-            if item.name not in _MAPPED_SETTINGS and given(getattr(settings, item.name)) is not None
-        ]
+        values = given_settings(settings)
+        unmapped = [name for name in values if name not in _MAPPED_SETTINGS]
         if unmapped:
             raise ImageGenError(
                 f"{type(self).__name__} cannot send setting(s) {', '.join(unmapped)} to a "
@@ -783,17 +780,16 @@ class BackendImageGenService(BaseBackendImageGenService[BackendImageGenSettings]
                 kind=ErrorKind.INVALID_REQUEST,
                 backend=self._backend.name,
             )
-        num_images = given(settings.num_images)
         return ImageRequest(
             prompt=prompt,
-            negative_prompt=given(settings.negative_prompt),
-            num_images=1 if num_images is None else num_images,
-            aspect_ratio=given(settings.aspect_ratio),
-            size=given(settings.size),
-            seed=given(settings.seed),
-            output_format=given(settings.output_format),
-            quality=given(settings.quality),
-            options=dict(settings.extra),
+            negative_prompt=values.get("negative_prompt"),
+            num_images=values.get("num_images", 1),
+            aspect_ratio=values.get("aspect_ratio"),
+            size=values.get("size"),
+            seed=values.get("seed"),
+            output_format=values.get("output_format"),
+            quality=values.get("quality"),
+            options=values.get("extra", {}),  # copied, read-only, by the request
         )
 
 
