@@ -260,6 +260,29 @@ async def test_deadline_stops_polling_and_cancels(
     assert emulator.counters.predictions_running == 0
 
 
+async def test_deadline_during_the_sync_wait_cancels_what_the_create_made(
+    make_settings: MakeSettings, emulator: ReplicateEmulator
+) -> None:
+    # The create's reply is held for the whole 1 s sync wait (the prediction
+    # takes 10 s) and only it carries the id; the 0.3 s deadline falls inside
+    # it. The generation fails on time; the create finishes in the background
+    # and what it made is cancelled, which closing the backend waits for.
+    emulator.latency = Latency(predict=10.0)
+    started = asyncio.get_running_loop().time()
+    async with ReplicateBackend(make_settings(wait_seconds=1, timeout=0.3)) as backend:
+        error = await _fail(backend)
+        took = asyncio.get_running_loop().time() - started
+        assert emulator.counters.cancels_received == 0  # the reply is not in yet
+    assert took < 0.9  # the deadline, not the sync wait
+    assert error.kind is ErrorKind.TIMEOUT
+    assert error.message == (
+        "the request creating the prediction did not finish within the 0.3 s timeout"
+    )
+    assert emulator.counters.predictions_created == 1
+    assert emulator.counters.cancels_received == 1
+    assert emulator.counters.predictions_running == 0
+
+
 async def test_deadline_cuts_short_a_poll_that_keeps_being_retried(
     make_settings: MakeSettings, emulator: ReplicateEmulator
 ) -> None:
@@ -290,7 +313,7 @@ async def test_deadline_cuts_short_a_create_that_keeps_being_throttled(
     error, took = await _timed_failure(settings)
     assert took < 2.0  # about 0.5 s, not 20 throttled attempts
     assert error.kind is ErrorKind.TIMEOUT
-    assert "0.5 s timeout" in error.message
+    assert "creating the prediction did not finish within the 0.5 s timeout" in error.message
     assert _creates(emulator) <= 5
     assert emulator.counters.predictions_created == 0
 

@@ -83,7 +83,7 @@ from imagegen_core import (
 )
 from imagegen_core.http import SessionOwner
 from imagegen_replicate._inputs import build_inputs, expected_outputs
-from imagegen_replicate._models import KNOWN_MODELS, ModelRef, profile_for
+from imagegen_replicate._models import KNOWN_MODELS, profile_for
 from imagegen_replicate._outputs import OutputFile, UnexpectedOutput, to_generated_image
 from imagegen_replicate._polling import PollSchedule
 from imagegen_replicate._progress import ProgressReader
@@ -176,30 +176,11 @@ class ReplicateBackend(ImageBackend[ReplicateSettings]):
 
     # -- generation -------------------------------------------------------------
 
-    async def _generate(self, request: ImageRequest) -> AsyncIterator[_Item]:
-        settings = self.settings  # one snapshot for the whole generation
-        transport = self._transport(settings)
-        ref = settings.model_ref
-        checked = self.capabilities  # what generate() checked the request against
-        schema = await self._schema_for(transport, settings, request)
-        profile = profile_for(ref, settings.capabilities, schema)
-        placement = _placement(settings, schema)
-        check_placement(request, placement, str(ref))
-        for warning in _recheck(request, checked, profile.capabilities, self.name):
-            yield warning
-        inputs = build_inputs(request, defaults=settings.inputs, profile=profile)
-        expected = expected_outputs(inputs, request)
-        output_format = inputs.get("output_format")
-        run = _Run(
-            transport=transport,
-            settings=settings,
-            ref=ref,
-            output_format=output_format if isinstance(output_format, str) else None,
-            previews=schema is not None and schema.iterator_output,
-        )
-        async with aclosing(run.images(inputs, expected, request, placement)) as images:
-            async for item in images:
-                yield item
+    def _generate(self, request: ImageRequest) -> AsyncIterator[_Item]:
+        # The run's generator, handed over as it is: a generator here that
+        # only re-yielded its items would pass each one through a level more,
+        # about 15 event-loop calls per image (benchmarks/profile_loop.py).
+        return _Run(self, request).items()
 
     def _transport(self, settings: ReplicateSettings) -> ReplicateTransport:
         token = settings.resolve_token()  # a SecretStr: this frame is in every error's traceback
@@ -274,44 +255,50 @@ def _placement(settings: ReplicateSettings, schema: ModelSchema | None) -> Image
 
 
 class _Run:
-    """One prediction, from create to its last image (or its cancellation)."""
+    """One generation: its checks against the model, then one prediction to its last image.
 
-    def __init__(
-        self,
-        *,
-        transport: ReplicateTransport,
-        settings: ReplicateSettings,
-        ref: ModelRef,
-        output_format: str | None,
-        previews: bool,
-    ) -> None:
-        self.transport = transport
-        self.settings = settings
-        self.ref = ref
-        self.output_format = output_format
-        self.previews = previews
+    Built when the generation is first iterated (``_generate`` hands over
+    :meth:`items`), so the settings it snapshots are those of that moment.
+    """
+
+    def __init__(self, backend: ReplicateBackend, request: ImageRequest) -> None:
+        self.backend = backend
+        self.request = request
+        self.settings = settings = backend.settings  # one snapshot for the whole generation
+        self.transport = backend._transport(settings)
+        self.ref = settings.model_ref
+        self.output_format: str | None = None
+        """The ``output_format`` input sent, for naming the outputs' media type."""
+        self.previews = False
         """The output is an iterator: files shown before success are previews."""
-        self.staged = StagedFiles(transport, settings.max_data_url_bytes)
+        self.staged = StagedFiles(self.transport, settings.max_data_url_bytes)
         self.prediction: Prediction | None = None
         self.finished = False
         self.cleaning_up_in_background = False
         """Cancelled: a background clean-up cancels the prediction, then deletes uploads."""
         self.deadline = 0.0
 
-    async def images(
-        self,
-        inputs: Mapping[str, Any],
-        expected: int,
-        request: ImageRequest,
-        placement: ImageInputs | None,
-    ) -> AsyncGenerator[_Item, None]:
-        """Upload the inputs, create the prediction, follow it; clean up however it ends.
+    async def items(self) -> AsyncGenerator[_Item, None]:
+        """Check the request against the model, upload the inputs, create, follow; clean up.
 
         One generator for the whole run, not one per stage: every item passes
         through each generator it is nested in, and each level cost the loop
         about 15 calls per image (benchmarks/profile_loop.py).
         """
-        settings = self.settings
+        backend, request, settings = self.backend, self.request, self.settings
+        transport = self.transport
+        checked = backend.capabilities  # what generate() checked the request against
+        schema = await backend._schema_for(transport, settings, request)
+        profile = profile_for(self.ref, settings.capabilities, schema)
+        placement = _placement(settings, schema)
+        check_placement(request, placement, str(self.ref))
+        for warning in _recheck(request, checked, profile.capabilities, backend.name):
+            yield warning
+        inputs = build_inputs(request, defaults=settings.inputs, profile=profile)
+        expected = expected_outputs(inputs, request)
+        output_format = inputs.get("output_format")
+        self.output_format = output_format if isinstance(output_format, str) else None
+        self.previews = schema is not None and schema.iterator_output
         self.deadline = asyncio.get_running_loop().time() + settings.timeout
         try:
             if placement is not None and (request.images or request.mask is not None):
@@ -321,10 +308,7 @@ class _Run:
                 )
                 inputs = {**inputs, **placed}
             wait_seconds = max(1, min(settings.wait_seconds, math.ceil(settings.timeout)))
-            self.prediction = await self._before_deadline(
-                self._create(inputs, wait_seconds),
-                partial(self._timeout_error, "the request creating the prediction did not finish"),
-            )
+            self.prediction = await self._create(inputs, wait_seconds)
             try:
                 async with aclosing(self._follow(expected)) as follow:
                     async for item in follow:
@@ -365,26 +349,55 @@ class _Run:
             raise on_timeout() from None
 
     async def _create(self, inputs: Mapping[str, Any], wait_seconds: int) -> Prediction:
+        """Create the prediction, waiting for it no later than the deadline.
+
+        The sync-mode create holds the only copy of the id until its reply, so
+        it runs in a task of its own that neither the caller's cancellation
+        nor the deadline cuts short: either lets it finish in the background
+        (without retrying; the sync wait bounds it), then cancels what it
+        made. The caller's cancellation finishes now; closing the backend
+        waits for the clean-up. One future woken by the task or by a timer
+        does what ``asyncio.shield`` inside ``asyncio.timeout_at`` did, for
+        about half the event loop's calls (benchmarks/profile_loop.py).
+        """
+        loop = asyncio.get_running_loop()
         abandon = asyncio.Event()
-        create = asyncio.ensure_future(
+        create = loop.create_task(
             self.transport.create(self.ref, inputs, wait_seconds=wait_seconds, abandon=abandon)
         )
+        woken = loop.create_future()
+
+        def wake(_: object = None) -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        create.add_done_callback(wake)
+        timer = loop.call_at(self.deadline, wake)
         try:
-            return await asyncio.shield(create)
+            await woken
         except asyncio.CancelledError:
-            # The sync-mode create holds the only copy of the id until its
-            # reply: let it finish in the background (without retrying; the
-            # sync wait bounds it), then cancel what it made. The caller's
-            # cancellation finishes now; closing the backend waits for this.
-            abandon.set()
-            self.finished = self.cleaning_up_in_background = True
-            cleanup_in_background(
-                self._cancel_once_created(create),
-                # The create's reply, the cancel, then deleting any uploads.
-                timeout=wait_seconds + 2 * self.settings.cleanup_timeout,
-                what="cancelling the Replicate prediction being created",
-            )
+            self._abandon_create(create, abandon, wait_seconds)
             raise
+        finally:
+            timer.cancel()
+            create.remove_done_callback(wake)
+        if create.done():
+            return create.result()
+        self._abandon_create(create, abandon, wait_seconds)
+        raise self._timeout_error("the request creating the prediction did not finish")
+
+    def _abandon_create(
+        self, create: asyncio.Task[Prediction], abandon: asyncio.Event, wait_seconds: int
+    ) -> None:
+        """Leave the create to finish in the background, then cancel what it made."""
+        abandon.set()
+        self.finished = self.cleaning_up_in_background = True
+        cleanup_in_background(
+            self._cancel_once_created(create),
+            # The create's reply, the cancel, then deleting any uploads.
+            timeout=wait_seconds + 2 * self.settings.cleanup_timeout,
+            what="cancelling the Replicate prediction being created",
+        )
 
     async def _cancel_once_created(self, create: asyncio.Future[Prediction]) -> None:
         try:

@@ -41,7 +41,7 @@ from imagegen_core.pipecat import (
     BaseBackendImageGenService,
     ImageGenSettings,
     NotGivenType,
-    given,
+    given_settings,
     not_given,
 )
 from imagegen_replicate._models import DEFAULT_MODEL, ModelRef, profile_for
@@ -236,21 +236,19 @@ class ReplicateImageGenService(BaseBackendImageGenService[ReplicateImageGenSetti
 
     def build_request(self, prompt: str, settings: ReplicateImageGenSettings) -> ImageRequest:
         """The request for ``prompt``: checked fields where the model has them, else raw inputs."""
-        capabilities = self._capabilities_for(settings)
-        options: dict[str, JsonValue] = {}
-        for name in _MODEL_INPUTS:
-            value = given(getattr(settings, name))
-            if value is not None:
-                options[name] = value
+        values = given_settings(settings)  # one pass, not a given() per setting per prompt
+        capabilities = self._capabilities_for(values.get("model"))
+        options: dict[str, JsonValue] = {
+            name: values[name] for name in _MODEL_INPUTS if name in values
+        }
 
-        num_outputs = given(settings.num_outputs)
-        num_images = 1 if num_outputs is None else num_outputs
+        num_images = values.get("num_outputs", 1)
         if num_images > capabilities.max_images_per_call and capabilities.max_images_per_call == 1:
             # A model without a profile: let the model judge num_outputs.
             options["num_outputs"] = num_images
             num_images = 1
 
-        output_format = given(settings.output_format)
+        output_format = values.get("output_format")
         checked_format: str | None = None
         if output_format is not None:
             try:
@@ -272,17 +270,17 @@ class ReplicateImageGenService(BaseBackendImageGenService[ReplicateImageGenSetti
             else:
                 options["output_format"] = output_format
 
-        quality = given(settings.output_quality)
+        quality = values.get("output_quality")
         if quality is not None and not capabilities.supports_quality:
             options["output_quality"] = quality
             quality = None
 
-        options.update(settings.extra)
+        options.update(values.get("extra", {}))
         request = ImageRequest(
             prompt=prompt,
             num_images=num_images,
-            aspect_ratio=given(settings.aspect_ratio),
-            seed=given(settings.seed),
+            aspect_ratio=values.get("aspect_ratio"),
+            seed=values.get("seed"),
             output_format=checked_format,
             quality=quality,
             options=options,
@@ -293,10 +291,10 @@ class ReplicateImageGenService(BaseBackendImageGenService[ReplicateImageGenSetti
         capabilities.check(request, backend="replicate")
         return request
 
-    def _capabilities_for(self, settings: ReplicateImageGenSettings) -> Capabilities:
+    def _capabilities_for(self, model: str | None) -> Capabilities:
         # The candidate's model, not the backend's current one: a settings
         # update is checked before the backend is switched to it.
-        model = given(settings.model) or self.replicate_backend.settings.model
+        model = model or self.replicate_backend.settings.model
         try:
             ref = ModelRef.parse(model)
         except ValueError as exc:
