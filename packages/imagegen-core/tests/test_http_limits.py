@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 from collections.abc import AsyncIterator
 
@@ -84,6 +85,60 @@ async def test_a_body_within_the_cap_is_read_whole(base_url: str) -> None:
 async def test_an_announced_length_over_the_cap_is_refused_before_reading(base_url: str) -> None:
     with pytest.raises(TooLarge, match="1,000,000 bytes announced"):
         await read(f"{base_url}/announced", 1000)
+
+
+async def _raw_server(reply: bytes, then: bytes = b"") -> tuple[asyncio.Server, str]:
+    """A server that answers every connection with ``reply`` as it is, then ``then``; hangs up."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(reply)
+        await writer.drain()
+        if then:
+            await asyncio.sleep(0.05)  # the client has the response by now
+            writer.write(then)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}/"
+
+
+async def test_a_body_past_its_announced_length_is_not_read() -> None:
+    # Arriving with the response, bytes past the length make aiohttp refuse it
+    # outright; arriving after it, they are never part of the body.
+    server, url = await _raw_server(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n" + b"y" * 10, then=b"y" * 5000
+    )
+    async with server:
+        assert await read(url, 1000) == b"y" * 10
+
+
+async def test_a_body_shorter_than_announced_is_a_connection_failure() -> None:
+    server, url = await _raw_server(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n" + b"y" * 10
+    )
+    async with server:
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await read(url, 1000)
+
+
+async def test_an_empty_announced_body_reads_as_empty() -> None:
+    server, url = await _raw_server(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    async with server:
+        assert await read(url, 1000) == b""
+
+
+async def test_a_large_announced_body_arriving_in_pieces_is_read_whole() -> None:
+    body = bytes(range(256)) * 4096  # 1 MiB: many socket reads
+    server, url = await _raw_server(
+        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body
+    )
+    async with server:
+        assert await read(url, len(body)) == body
 
 
 async def test_a_body_that_keeps_going_is_refused_at_the_cap(base_url: str) -> None:
