@@ -5,9 +5,11 @@ concurrency for the minimal client, the Pipecat service, the bare backend and
 the two thin clients of :mod:`_bench.floor` against the same fake Replicate
 (its own process), interleaved over a few rounds, and prints each one's
 loop-thread CPU per image (median and best round) and its ratio to the
-minimal client's, and the Python calls each makes per image on the loop
+minimal client's, the Python calls each makes per image on the loop
 thread (counted under :mod:`cProfile`: a figure machine load cannot move, for
-telling a small gain from noise). Optionally it profiles one client's loop
+telling a small gain from noise), and the event-loop turns per image (passes
+of the loop, each with a fixed cost; a timing-dependent figure, see
+``_calls_per_image``). Optionally it profiles one client's loop
 thread with :mod:`cProfile` (decode threads are not traced, so the profile is
 the loop's).
 
@@ -26,6 +28,7 @@ import pstats
 import sys
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import aiohttp
 
@@ -68,12 +71,14 @@ async def _measure(api: str, args: argparse.Namespace) -> None:
                 )
                 cpu[name].append(batch.loop_cpu)
                 wall[name].append(batch.wall)
-        calls = {name: await _calls_per_image(clients[name], concurrency) for name in names}
+        counted = {name: await _calls_per_image(clients[name], concurrency) for name in names}
+        calls = {name: counted[name][0] for name in names}
+        turns = {name: counted[name][1] for name in names}
         base_cpu, base_wall = median(cpu["minimal"]), median(wall["minimal"])
         best_cpu = min(cpu["minimal"])
         print(
             f"{'client':<12} {'loop CPU ms':>11} {'ratio':>6} {'best ms':>8} {'ratio':>6}"
-            f" {'wall ms':>8} {'ratio':>6} {'calls':>6} {'ratio':>6}"
+            f" {'wall ms':>8} {'ratio':>6} {'calls':>6} {'ratio':>6} {'turns':>6}"
         )
         for name in names:
             mine_cpu, mine_wall, mine_best = median(cpu[name]), median(wall[name]), min(cpu[name])
@@ -82,6 +87,7 @@ async def _measure(api: str, args: argparse.Namespace) -> None:
                 f" {mine_best * 1000:>8.3f} {mine_best / best_cpu:>6.2f}"
                 f" {mine_wall * 1000:>8.2f} {mine_wall / base_wall:>6.2f}"
                 f" {calls[name]:>6.0f} {calls[name] / calls['minimal']:>6.2f}"
+                f" {turns[name]:>6.1f}"
             )
         if profile is not None:
             # Timed by the loop thread's own CPU clock: waits for the GIL held by
@@ -102,10 +108,15 @@ async def _measure(api: str, args: argparse.Namespace) -> None:
         await backend.aclose()
 
 
-async def _calls_per_image(client: Client, concurrency: int) -> float:
-    """Python calls on the loop thread per image: a figure machine load cannot move.
+async def _calls_per_image(client: Client, concurrency: int) -> tuple[float, float]:
+    """Python calls and event-loop turns on the loop thread per image.
 
-    Counted by :mod:`cProfile` (a coroutine's every resumption counts as a call).
+    Calls: a figure machine load cannot move (counted by :mod:`cProfile`; a
+    coroutine's every resumption counts as one). Turns: passes of the loop
+    (``_run_once``: a ``select`` and the callbacks it made ready), each with
+    a fixed cost whatever it runs. Unlike calls they depend on timing: a
+    congested loop finds many events ready per pass, an idle one wakes for
+    each, so a client whose images arrive one by one pays more turns.
     """
     profiler = cProfile.Profile()
     profiler.enable()
@@ -113,7 +124,13 @@ async def _calls_per_image(client: Client, concurrency: int) -> float:
     profiler.disable()
     stats = pstats.Stats(profiler)
     total: int = getattr(stats, "total_calls", 0)
-    return total / batch.images
+    entries: dict[tuple[str, int, str], tuple[Any, ...]] = getattr(stats, "stats", {})
+    turns = sum(
+        entry[1]
+        for (filename, _, function), entry in entries.items()
+        if function == "_run_once" and filename.endswith("base_events.py")
+    )
+    return total / batch.images, turns / batch.images
 
 
 def main(argv: list[str] | None = None) -> None:
