@@ -80,20 +80,16 @@ async def read_capped(
         # Reads of whatever has arrived, not 64 KiB chunks copied into a
         # bytearray: half the event-loop time for the same bytes
         # (benchmarks/suite.py). Stopping at the announced length saves the
-        # read that would only report the end: two per generation.
-        body = await _read_at_most(response, declared)
-    else:
-        parts: list[bytes] = []
-        size = 0
-        async for chunk in response.content.iter_chunked(BODY_CHUNK_BYTES):
-            parts.append(chunk)
-            size += len(chunk)
-            if size > max_bytes:
-                raise too_large("the body kept going")
-        body = b"".join(parts)
-    if len(body) > max_bytes:
-        raise too_large("the body kept going")
-    return body
+        # read that would only report the end.
+        return await _read_at_most(response, declared)
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(BODY_CHUNK_BYTES):
+        parts.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large("the body kept going")
+    return b"".join(parts)
 
 
 async def _read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytes:

@@ -379,8 +379,7 @@ class _Run:
             self._abandon_create(create, abandon, wait_seconds)
             raise
         finally:
-            timer.cancel()
-            create.remove_done_callback(wake)
+            timer.cancel()  # a create abandoned later finds `woken` done: wake() does nothing
         if create.done():
             return create.result()
         self._abandon_create(create, abandon, wait_seconds)
